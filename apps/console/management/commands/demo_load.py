@@ -1,0 +1,139 @@
+"""Demo data: a user per role, the demo configuration (through config_load) and open cases of several kinds."""
+
+from decimal import Decimal
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.core.config import config_load, config_parse
+from apps.core.roles import roles_sync
+from apps.core.services import document_store
+from apps.exceptions.models import ExceptionCase
+from apps.exceptions.services import case_open
+from apps.org.models import BankAccount, BankPartner, Counterparty, LegalEntity
+
+CONFIG = Path(__file__).resolve().parents[2] / "demo" / "config.yaml"
+
+USERS = [
+    # username, role, first name, last name
+    ("clerk", "ap_clerk", "Clara", "Klein"),
+    ("clerk_us", "ap_clerk", "Carl", "Young"),
+    ("treasury", "treasury", "Tom", "Reyes"),
+    ("approver", "approver", "Anna", "Berg"),
+    ("auditor", "auditor", "Otto", "Meyer"),
+    ("admin", "admin", "Ada", "Miller"),
+]
+
+BROKEN_CAMT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+  <BkToCstmrStmt>
+    <GrpHdr><MsgId>DEMO-20261123-01</MsgId><CreDtTm>2026-11-23T18:00:00</CreDtTm></GrpHdr>
+    <Stmt>
+      <Id>DEMO-STMT-0001</Id>
+      <Acct><Id><IBAN>DE89370400440532013000</IBAN></Id></Acct>
+      <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1000.00</Amt></Bal>
+      <Ntry><Amt Ccy="EUR">12,50</Amt>
+"""
+
+
+def password_for(username: str) -> str:
+    return f"demo-{username}-2026"
+
+
+class Command(BaseCommand):
+    help = "Load demo users, configuration and open exception cases (idempotent)."
+
+    def handle(self, *args, **options):
+        roles_sync()
+        User = get_user_model()
+        for username, role, first, last in USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
+            )
+            if created:
+                user.set_password(password_for(username))
+                user.save()
+            user.groups.set([Group.objects.get(name=role)])
+        results = config_load(config_parse(CONFIG))
+        self.stdout.write(f"configuration: {sum(r.action != 'unchanged' for r in results)} item(s) created or updated")
+        if not ExceptionCase.objects.exists():
+            self._cases()
+        self.stdout.write(self.style.SUCCESS(f"{ExceptionCase.objects.count()} case(s) in the queue"))
+
+    @transaction.atomic
+    def _cases(self) -> None:
+        de01 = LegalEntity.objects.get(code="DE01")
+        us01 = LegalEntity.objects.get(code="US01")
+        op_eur = BankAccount.objects.get(iban="DE89370400440532013000")
+        coll_eur = BankAccount.objects.get(iban="DE12500400000987654321")
+        op_usd = BankAccount.objects.get(account_number="000123456789")
+        vendor = Counterparty.objects.get(code="V-1001")
+        vendor2 = Counterparty.objects.get(code="V-1002")
+        employee = Counterparty.objects.get(code="E-0042")
+        us_vendor = Counterparty.objects.get(code="V-2001")
+        us_employee = Counterparty.objects.get(code="E-0107")
+        doc, _ = document_store(
+            content=BROKEN_CAMT, source="bank:DEUT", media_type="application/xml",
+            filename="DEUT_camt053_20261123.xml",
+        )
+        case_open(
+            kind="statement.rejected", subject=doc, legal_entity=de01, raw_document=doc, reason_code="xml.truncated",
+            message="DEUT_camt053_20261123.xml is cut off: line 9, /Document/BkToCstmrStmt/Stmt/Ntry/Amt has "
+            "'12,50' where a decimal with a dot was expected, and the file ends before </Document>. "
+            "Ask Deutsche Bank to resend the statement of 2026-11-23.",
+        )
+        case_open(
+            kind="statement.unbalanced", subject=coll_eur, legal_entity=de01, reason_code="balance.mismatch",
+            amount=Decimal("250.00"), currency="EUR",
+            message="Statement 2026-11-23 of Collections EUR: opening 48,210.00 + credits 5,400.00 - debits "
+            "1,150.00 = 52,460.00, but the bank reports a closing balance of 52,710.00 (difference 250.00 EUR).",
+        )
+        case_open(
+            kind="payment.rejected_by_bank", subject=vendor, legal_entity=de01, reason_code="AC04",
+            amount=Decimal("12500.00"), currency="EUR",
+            message="Deutsche Bank rejected the payment of 12,500.00 EUR to Rheinmetall Teile GmbH (invoice "
+            "RE-2026-1187): AC04 closed account number. Get the vendor's new bank details and resend.",
+        )
+        case_open(
+            kind="payment.flagged", subject=vendor2, legal_entity=de01, reason_code="bank_details_changed",
+            amount=Decimal("48000.00"), currency="EUR",
+            message="Nordlicht Logistik AG's IBAN changed 2 days before this 48,000.00 EUR payment. "
+            "Confirm the change with the vendor by phone before releasing it.",
+        )
+        case_open(
+            kind="expense.posting_blocked", subject=employee, legal_entity=de01, reason_code="cost_centre.inactive",
+            amount=Decimal("412.80"), currency="EUR",
+            message="Expense report EXP-88213 of Jana Kowalski: line 3 uses cost centre 4711, which was "
+            "deactivated on 2026-10-31. Fix the cost centre in the ERP or correct the mapping, then retry.",
+        )
+        case_open(
+            kind="payment.rejected_by_bank", subject=us_vendor, legal_entity=us01, reason_code="R03",
+            amount=Decimal("3120.45"), currency="USD",
+            message="ACH return R03 (no account / unable to locate account) for 3,120.45 USD to Lakeside Office "
+            "Supply LLC. Ask the vendor for correct account details.",
+        )
+        case_open(
+            kind="expense.posting_blocked", subject=us_employee, legal_entity=us01, reason_code="period.closed",
+            amount=Decimal("86.20"), currency="USD",
+            message="Expense report EXP-90112 of Marcus Reed is dated in period 2026-10, which is closed for US01. "
+            "Repost into 2026-11 with approval, or ask controlling to reopen 2026-10.",
+        )
+        case_open(
+            kind="statement.gap", subject=op_usd, legal_entity=us01, reason_code="sequence.gap",
+            message="BAI2 files for Operating USD jumped from file id 1121 to 1123: the statement of 2026-11-20 is "
+            "missing. Request it from JPMorgan Chase.",
+        )
+        case_open(
+            kind="connector.unavailable", subject=BankPartner.objects.get(code="COBA"), reason_code="sftp.timeout",
+            message="Commerzbank SFTP did not answer within 30 s on 5 attempts since 06:00. Statements and status "
+            "reports are delayed; the case closes by itself when the connection recovers.",
+        )
+        case_open(
+            kind="statement.unbalanced", subject=op_eur, legal_entity=de01, reason_code="balance.mismatch",
+            amount=Decimal("0.01"), currency="EUR",
+            message="Statement 2026-11-22 of Operating EUR is off by 0.01 EUR: opening 1,204,118.23 + credits "
+            "88,100.00 - debits 91,442.10 = 1,200,776.13; the bank reports 1,200,776.14.",
+        )
