@@ -1,0 +1,55 @@
+# FinOps Console. `make demo` to look at it, `make test` to prove it. Needs only Python 3.11 to start.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+# make test runs on real PostgreSQL and Redis (started if installed and down).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/finops
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_ENV := FINOPS_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	CELERY_BROKER_URL=$(TEST_REDIS_URL) CELERY_TASK_ALWAYS_EAGER=true
+
+.PHONY: install demo serve test test-fast services chromium worker beat bench check clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_load
+	@$(BIN)/python manage.py demo_users
+	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
+
+services:
+	@bash scripts/ensure-services.sh
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+test: install services chromium
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install services
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+
+worker: install
+	$(BIN)/celery -A finops worker --loglevel=INFO -Q default,connectors,payments,statements,events
+
+beat: install
+	$(BIN)/celery -A finops beat --loglevel=INFO
+
+bench: install services
+	$(TEST_ENV) $(BIN)/python bench/run.py
+
+check: install
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
