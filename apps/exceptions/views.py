@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
@@ -88,6 +89,8 @@ def _act(request, case_id: int) -> ExceptionCase:
 @require_POST
 def case_action(request, pk: int):
     case = _visible_case(request, pk)
+    if not request.user.has_perm("exceptions.work_exceptioncase"):
+        raise DjangoPermissionDenied  # readers (auditors, approvers) never act
     error = ""
     try:
         case = _act(request, case.pk)
@@ -107,6 +110,8 @@ def case_action(request, pk: int):
 @login_required
 @require_POST
 def case_bulk(request):
+    if not request.user.has_perm("exceptions.work_exceptioncase"):
+        raise DjangoPermissionDenied
     ids = [int(i) for i in request.POST.getlist("case") if i.isdigit()][:MAX_BULK]
     action = request.POST.get("action", "")
     done, failed = 0, []
@@ -129,7 +134,7 @@ def case_bulk(request):
     context = _queue_context(request)
     if request.htmx:
         return render(request, "exceptions/_queue_table.html", context)
-    return redirect(f"{request.path.rsplit('bulk/', 1)[0]}?{context['query']}")
+    return redirect(f"{reverse('exceptions:queue')}?{context['query']}")
 
 
 @login_required

@@ -23,7 +23,8 @@ def clean_bic(value: str, *, field: str = "bic") -> str:
         bic = BIC(value)
     except SchwiftyException as exc:
         raise ValidationFailed(f"{field}: {value!r} is not a valid BIC ({exc}).", {"field": field}) from None
-    return str(bic)
+    code = str(bic)
+    return code + "XXX" if len(code) == 8 else code  # one form: 11 characters, primary office = XXX
 
 
 def clean_country(value: str, *, field: str = "country") -> str:

@@ -479,7 +479,7 @@ def _parse_gvc(text: str, gvc: str, sep: str) -> dict[str, str]:
     remittance = "".join("".join(subfields.get(f"{i:02d}", [])) for i in list(range(20, 30)) + list(range(60, 64)))
     bank = get("30")
     account = get("31")
-    name = " ".join(x for x in (get("32"), get("33")) if x)
+    name = "".join(x for x in (get("32"), get("33")) if x)  # ?33 continues ?32 (27-character lines)
     if bank and re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", bank):
         out["bic"] = bank
     if account:
