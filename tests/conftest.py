@@ -84,6 +84,11 @@ def entity_b(db):
 
 
 @pytest.fixture
+def bank_partner(db):
+    return BankPartnerFactory()
+
+
+@pytest.fixture
 def account_a(entity_a):
     return BankAccountFactory(entity=entity_a, iban="DE89370400440532013000")
 

@@ -17,18 +17,12 @@ def test_admin_role_may_change_configuration_others_may_not(make_user):
     assert LegalEntity.objects.get().name == "Acme"
 
 
-def test_bank_account_needs_an_identifier(entity_a):
-    from tests.conftest import BankPartnerFactory
-
-    BankPartnerFactory()
+def test_bank_account_needs_an_identifier(entity_a, bank_partner):
     with pytest.raises(ValidationFailed, match="IBAN or an account number"):
         bank_account_upsert(entity_code="DE01", bank_code="DEUT", currency="EUR", name="X")
 
 
-def test_iban_is_normalised(entity_a):
-    from tests.conftest import BankPartnerFactory
-
-    BankPartnerFactory()
+def test_iban_is_normalised(entity_a, bank_partner):
     result = bank_account_upsert(entity_code="DE01", bank_code="DEUT", currency="EUR", name="X",
                                  iban="de89 3704 0044 0532 0130 00")
     assert result.obj.iban == "DE89370400440532013000"
