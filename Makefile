@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # make test runs on real PostgreSQL and Redis (started if installed and down).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/finops
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# A test database per checkout, so two checkouts can run their suites against one server at the same time.
+FINOPS_TEST_DB_NAME ?= test_finops_$(shell pwd | cksum | cut -d' ' -f1)
 TEST_ENV := FINOPS_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	FINOPS_TEST_DB_NAME=$(FINOPS_TEST_DB_NAME) \
 	CELERY_BROKER_URL=$(TEST_REDIS_URL) CELERY_TASK_ALWAYS_EAGER=true
 
 .PHONY: install demo serve test test-fast services chromium worker beat bench check clean

@@ -115,6 +115,8 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+if os.environ.get("FINOPS_TEST_DB_NAME"):  # lets two checkouts run their suites on one server at once
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["FINOPS_TEST_DB_NAME"]}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
