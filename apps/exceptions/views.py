@@ -31,14 +31,21 @@ def _visible_case(request, pk: int) -> ExceptionCase:
 
 def _queue_context(request) -> dict:
     params = request.GET.copy()
+    for key in list(params):  # the form sends "" for "any"; that is no filter, not an invalid one
+        values = [v for v in params.getlist(key) if v != ""]
+        if values:
+            params.setlist(key, values)
+        else:
+            del params[key]
     if not any(k in params for k in ("status", "active")):
         params["active"] = "true"  # the queue shows work still to do unless asked otherwise
     filterset = CaseFilter(params, queryset=selectors.case_list(user=request.user), request=request)
     queryset = filterset.qs if filterset.is_valid() else selectors.case_list(user=request.user).none()
+    errors = [f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items()]
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = params.copy()
     query.pop("page", None)
-    return {"filter": filterset, "page": page, "query": query.urlencode()}
+    return {"filter": filterset, "page": page, "query": query.urlencode(), "filter_errors": errors}
 
 
 @login_required
@@ -133,6 +140,7 @@ def case_bulk(request):
         messages.error(request, line)
     context = _queue_context(request)
     if request.htmx:
+        context["oob_messages"] = True  # show the outcome now, not on the next full page load
         return render(request, "exceptions/_queue_table.html", context)
     return redirect(f"{reverse('exceptions:queue')}?{context['query']}")
 

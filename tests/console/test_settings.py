@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FINOPS_ENV", "FINOPS_DEBUG"}}
+    dropped = {"SECRET_KEY", "FINOPS_ENV", "FINOPS_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the last: set by e2e tests
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
                           capture_output=True, text=True, timeout=120)
 
