@@ -39,7 +39,10 @@ class CaseFilter(django_filters.FilterSet):
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, request=request, **kwargs)
-        self.filters["kind"].extra["choices"] = _kind_choices()  # kinds are registered by apps at start-up
+        # Kinds are registered by apps at start-up; a form field built earlier (e.g. by the schema generator)
+        # would carry stale choices, so drop any cached field and build it with today's registry.
+        self.filters["kind"].extra["choices"] = _kind_choices()
+        self.filters["kind"].__dict__.pop("_field", None)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             from apps.org.selectors import entity_list

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+SAMPLES = Path(os.environ.get("FINOPS_SAMPLES_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "samples")
 
 
 @pytest.fixture
