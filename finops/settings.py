@@ -244,6 +244,14 @@ FINOPS_IDEMPOTENCY_IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
 MEDIA_ROOT = Path(os.environ.get("FINOPS_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"  # never served directly: raw documents are downloaded through permission-checked views
 
+# Connection credentials are encrypted at rest (Fernet). Production needs its own key; see README.
+FINOPS_CREDENTIALS_KEY = os.environ.get("FINOPS_CREDENTIALS_KEY", "")
+if PRODUCTION and not FINOPS_CREDENTIALS_KEY:
+    raise ImproperlyConfigured(
+        "FINOPS_ENV=production needs FINOPS_CREDENTIALS_KEY (a Fernet key) to encrypt connection credentials. "
+        'Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,8 @@ restrict_admin_to_admin_role(admin.site)
 api_v1 = [
     path("", include("apps.exceptions.api.urls")),
     path("", include("apps.org.api.urls")),
+    path("", include("apps.connectors.api.urls")),
+    path("", include("apps.statements.api.urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +19,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("cases/", include("apps.exceptions.urls")),
+    path("connections/", include("apps.connectors.urls")),
+    path("statements/", include("apps.statements.urls")),
     path("", include("apps.console.urls")),
 ]
 

@@ -1,0 +1,1 @@
+urlpatterns: list = []  # connector API endpoints (connections, sync runs) are added here
