@@ -7,4 +7,20 @@ class StatementsConfig(AppConfig):
     verbose_name = "Bank statements"
 
     def ready(self) -> None:
+        from apps.core.roles import register_role_permissions
         from apps.statements import kinds  # noqa: F401  registers the case kinds
+
+        read = [f"statements.view_{m}" for m in ("statement", "statemententry", "importrun", "cashposition",
+                                                   "csvmapping")]
+        register_role_permissions(
+            {
+                "ap_clerk": read,
+                "treasury": read + ["statements.add_importrun", "statements.add_csvmapping",
+                                    "statements.change_csvmapping"],
+                "approver": read,
+                "auditor": read + ["statements.view_historicalcsvmapping"],
+                "admin": read + ["statements.add_importrun", "statements.add_csvmapping",
+                                 "statements.change_csvmapping", "statements.delete_csvmapping",
+                                 "statements.view_historicalcsvmapping"],
+            }
+        )

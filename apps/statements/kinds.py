@@ -1,11 +1,13 @@
 """Case kinds raised by statement import."""
 
 from apps.exceptions.registry import CaseKind, register_kind
+from apps.statements.services import statement_document_retry
 
 register_kind(CaseKind(
     "statement.rejected", "Statement file rejected", severity="high", sla_hours=8,
     suggested_actions=("Read the error: it names the line or XML path", "Ask the bank to resend a corrected file",
                        "Dismiss if the file was sent by mistake"),
+    retry=statement_document_retry,
 ))
 register_kind(CaseKind(
     "statement.unbalanced", "Statement balances do not reconcile", severity="high", sla_hours=24,
@@ -18,5 +20,12 @@ register_kind(CaseKind(
 ))
 register_kind(CaseKind(
     "statement.unknown_account", "Statement for an unknown bank account", severity="medium", sla_hours=24,
-    suggested_actions=("Configure the bank account (config_load)", "Dismiss if the account is not ours"),
+    suggested_actions=("Configure the bank account (config_load), then retry", "Dismiss if the account is not ours"),
+    retry=statement_document_retry,
+))
+register_kind(CaseKind(
+    "statement.currency_mismatch", "Statement currency differs from the account's", severity="high", sla_hours=24,
+    suggested_actions=("Check which account the bank sends this statement for", "Correct the account's currency "
+                       "or mapping, then retry"),
+    retry=statement_document_retry,
 ))
