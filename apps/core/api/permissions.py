@@ -12,6 +12,8 @@ class RolePermission(BasePermission):
         if not (user and user.is_authenticated and user.is_active):
             return False
         required = getattr(view, "required_permission", None)
+        if isinstance(required, dict):  # per HTTP method, e.g. {"POST": "statements.add_importrun"}
+            required = required.get(request.method)
         if required is None and request.method in SAFE_METHODS:
             queryset = getattr(view, "queryset", None)
             if queryset is None:
