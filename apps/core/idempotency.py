@@ -9,9 +9,11 @@ endpoint (method + path) and kept for ``FINOPS_IDEMPOTENCY_TTL`` (24 h by defaul
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -85,8 +87,10 @@ def idempotency_complete(claim: IdempotencyKey, *, status: int, body: object) ->
     if status >= 500:
         IdempotencyKey.objects.filter(pk=claim.pk).delete()
         return
+    # PostgreSQL JSON cannot hold NUL characters; an error message may echo one from hostile input.
+    safe = json.loads(json.dumps(body, cls=DjangoJSONEncoder).replace("\\u0000", "\\ufffd"))
     IdempotencyKey.objects.filter(pk=claim.pk).update(
-        state=IdempotencyKey.State.COMPLETED, response_status=status, response_body=body, completed_at=timezone.now()
+        state=IdempotencyKey.State.COMPLETED, response_status=status, response_body=safe, completed_at=timezone.now()
     )
 
 

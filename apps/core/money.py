@@ -10,9 +10,10 @@ from babel.numbers import get_currency_precision, list_currencies
 
 from apps.core.errors import ValidationFailed
 
-# One project-wide precision for stored amounts: 20 digits, 4 decimals holds every ISO 4217 currency (CLF has 4).
-AMOUNT_MAX_DIGITS = 20
-AMOUNT_DECIMAL_PLACES = 4
+# One project-wide precision for stored amounts: every ISO 4217 currency (CLF has 4 decimals) and every amount an
+# ISO 20022 message may carry (ActiveOrHistoricCurrencyAndAmount: 18 digits, at most 5 of them decimals).
+AMOUNT_MAX_DIGITS = 23
+AMOUNT_DECIMAL_PLACES = 5
 
 
 @lru_cache(maxsize=1)

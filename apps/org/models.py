@@ -90,8 +90,8 @@ class BankAccount(TimeStampedModel):
                 condition=models.Q(iban__isnull=False) | ~models.Q(account_number=""),
                 name="bankaccount_has_identifier",
             ),
-            models.UniqueConstraint(
-                fields=["bank", "account_number", "routing_code"],
+            models.UniqueConstraint(  # one number may hold several currencies (multi-currency accounts)
+                fields=["bank", "account_number", "routing_code", "currency"],
                 condition=models.Q(iban__isnull=True),
                 name="bankaccount_local_number_unique",
             ),

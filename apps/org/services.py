@@ -156,7 +156,8 @@ def bank_account_upsert(
     else:
         obj = (
             BankAccount.objects.select_for_update()
-            .filter(iban__isnull=True, bank=bank, account_number=account_number, routing_code=routing_code)
+            .filter(iban__isnull=True, bank=bank, account_number=account_number, routing_code=routing_code,
+                    currency=currency)
             .first()
         )
     created = obj is None

@@ -25,7 +25,7 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError, PermissionDenied, RetryFailed, ValidationFailed
 from apps.core.events import event_emit
 from apps.core.models import RawDocument
-from apps.core.money import Money, is_currency
+from apps.core.money import AMOUNT_DECIMAL_PLACES, Money, is_currency
 from apps.core.services import document_open, document_store
 from apps.exceptions.services import case_open
 from apps.org.models import BankAccount
@@ -36,6 +36,7 @@ from apps.statements.storage import store_batch
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
+MAX_DECIMALS = AMOUNT_DECIMAL_PLACES  # ISO 20022 amounts carry at most 5 decimals; more is a malformed file
 FORMAT_ALIASES = {
     "auto": "auto", "camt053": "camt.053", "camt052": "camt.052", "camt054": "camt.054", "mt940": "mt940",
     "mt942": "mt942", "bai2": "bai2", "csv": "csv",
@@ -153,6 +154,9 @@ def bank_account_resolve(identifier: str | None, currency: str | None = None) ->
         matches = [a for a, number in local if number in wanted or (number.lstrip("0") or "0") in wanted]
         if routing:
             matches = [a for a in matches if a.routing_code in ("", routing)] or matches
+        same_currency = [a for a in matches if a.currency == currency]
+        if len(same_currency) == 1:  # a multi-currency account: one number, an account per currency
+            return same_currency[0]
         if len(matches) == 1:
             return matches[0]
     for candidate in candidates:  # the number inside one of our IBANs (MT940 of Dutch banks, BAI)
@@ -372,6 +376,11 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
         problem = f"unknown bank account {parsed.account!r}"
     elif currency and currency != account.currency:
         problem = f"currency {currency} does not match the account's currency {account.currency}"
+    if not problem:
+        for name in ("opening_booked", "opening_available"):
+            value = getattr(parsed, name)
+            if value is not None and value.as_tuple().exponent < -MAX_DECIMALS:
+                problem = f"balance {value} ({name.replace('_', ' ')}) has more than {MAX_DECIMALS} decimals"
     if problem:
         raise StatementProblem(problem, account)
     currency = currency or account.currency
@@ -390,7 +399,12 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
     for batch in parsed.entries.batches(BATCH_SIZE):
         rows = []
         for entry in batch:
-            if entry.currency and entry.currency != currency:
+            if entry.amount.as_tuple().exponent < -MAX_DECIMALS:
+                raise StatementProblem(
+                    f"amount {entry.amount} at {entry.source_path or f'line {entry.source_line}'} has more than "
+                    f"{MAX_DECIMALS} decimals", account,
+                )
+            if entry.currency and entry.currency != currency and entry.status == parsers.BOOKED:
                 raise StatementProblem(
                     f"currency {entry.currency} of the entry at {entry.source_path or f'line {entry.source_line}'}"
                     f" does not match the account's currency {currency}", account,
@@ -408,6 +422,11 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
         returns += [r for r in rows if r["is_return"] and r["natural_key"] in outcome.created_keys]
         seen += len(rows)
         cache.set(progress_key(run.pk), seen, timeout=3600)
+    for name in ("closing_booked", "closing_available"):
+        value = getattr(parsed, name)
+        if value is not None and value.as_tuple().exponent < -MAX_DECIMALS:
+            raise StatementProblem(f"balance {value} ({name.replace('_', ' ')}) has more than {MAX_DECIMALS} "
+                                   "decimals", account)
     _fill_totals(sr, parsed)
     result.entries_created += statement.entries_created  # counted once the statement is through
     result.entries_duplicate += statement.entries_duplicate
@@ -463,7 +482,7 @@ def _row(entry, key, occurrence, account, statement, document, currency, now) ->
         "booking_date": entry.booking_date,
         "value_date": entry.value_date,
         "amount": entry.amount,
-        "currency": currency,
+        "currency": entry.currency or currency,  # a pending/info report may be in another currency
         "direction": entry.direction,
         "bank_reference": (entry.bank_reference or "")[:100],
         "servicer_reference": (entry.servicer_reference or "")[:100],

@@ -114,3 +114,13 @@ def test_twenty_concurrent_identical_posts_have_exactly_one_effect(live_server, 
     replay = requests.post(url, data=body, headers=headers, timeout=30)
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
     assert Event.objects.filter(type="case.assigned").count() == 1
+
+
+def test_a_response_echoing_a_nul_character_is_still_stored(api_client, clerk, case):
+    response = api_client(clerk).post(
+        f"/api/v1/cases/{case.pk}/assign/", {"assignee": "clara", "bad\x00field": 1}, format="json",
+        HTTP_IDEMPOTENCY_KEY="nul",
+    )
+    assert response.status_code == 400
+    stored = IdempotencyKey.objects.get(key="nul")
+    assert stored.state == "completed" and stored.response_status == 400

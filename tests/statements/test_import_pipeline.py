@@ -122,7 +122,7 @@ def test_unbalanced_statement_is_imported_and_opens_a_case_with_the_figures(acco
     result = run(camt(closing="1200.00", entries=[E("100.00", ref="A")]))
     assert result.status == "imported" and result.statements[0].balances_reconcile is False
     case = ExceptionCase.objects.get(kind="statement.unbalanced")
-    assert case.amount == Decimal("100.0000") and case.currency == "EUR"
+    assert case.amount == Decimal("100.00000") and case.currency == "EUR"
     assert "= 1,100.00 EUR, but the bank reports a closing balance of 1,200.00 EUR" in case.message
     assert case.legal_entity == account.entity
 

@@ -31,9 +31,9 @@ def test_upload_imports_and_replays(api_client, make_user, account_a, entity_a, 
     statements = client.get("/api/v1/statements/").json()["results"]
     assert statements[0]["account"] == "DE89370400440532013000" and statements[0]["balances_reconcile"] is True
     entries = client.get(f"/api/v1/statement-entries/?statement={statements[0]['id']}").json()["results"]
-    assert [e["amount"] for e in entries] == ["12.0000"]
+    assert [e["amount"] for e in entries] == ["12.00000"]
     positions = client.get("/api/v1/cash-positions/?entity=DE01").json()["results"]
-    assert positions[0]["closing_booked"] == "1012.0000"
+    assert positions[0]["closing_booked"] == "1012.00000"
 
 
 def test_upload_needs_a_key_a_file_and_the_permission(api_client, make_user, entity_a, account_a, settings, tmp_path):

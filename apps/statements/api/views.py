@@ -28,14 +28,10 @@ class StatementFileViewSet(IdempotentMixin, ReadOnlyViewSet):
     filterset_class = ImportRunFilter
     required_permission = {"POST": "statements.add_importrun"}
     idempotency_required = True
+    parser_classes = [MultiPartParser]  # the only body it takes is an uploaded file
 
     def get_queryset(self):
         return selectors.import_run_list(user=self.request.user)
-
-    def get_parsers(self):
-        if getattr(self, "action", None) == "create" or self.request.method == "POST":
-            return [MultiPartParser()]
-        return super().get_parsers()
 
     @extend_schema(request={"multipart/form-data": StatementFileInput}, parameters=[IDEMPOTENCY_PARAMETER],
                    responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
