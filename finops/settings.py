@@ -229,7 +229,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"apps.core.tasks.*": {"queue": "events"}}
+CELERY_TASK_ROUTES = {
+    "apps.core.tasks.*": {"queue": "events"},
+    "apps.connectors.tasks.*": {"queue": "connectors"},
+    "apps.statements.tasks.*": {"queue": "statements"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {

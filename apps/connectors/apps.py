@@ -7,4 +7,17 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors"
 
     def ready(self) -> None:
+        from apps.connectors import config  # noqa: F401  registers the config_load section "connections"
         from apps.connectors import kinds  # noqa: F401  registers the case kinds
+        from apps.core.roles import register_role_permissions
+
+        read = ["connectors.view_connection", "connectors.view_syncrun"]
+        history = ["connectors.view_historicalconnection"]
+        manage = [f"connectors.{a}_connection" for a in ("add", "change", "delete")]
+        register_role_permissions(
+            {
+                "treasury": read + ["connectors.run_connection"],
+                "auditor": read + history,
+                "admin": read + history + manage + ["connectors.run_connection"],
+            }
+        )

@@ -22,13 +22,14 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.audit import audited_save
 from apps.core.errors import ApplicationError, PermissionDenied, RetryFailed, ValidationFailed
 from apps.core.events import event_emit
 from apps.core.models import RawDocument
 from apps.core.money import AMOUNT_DECIMAL_PLACES, Money, is_currency
 from apps.core.services import document_open, document_store
 from apps.exceptions.services import case_open
-from apps.org.models import BankAccount
+from apps.org.models import BankAccount, BankPartner
 from apps.statements import parsers
 from apps.statements.models import CashPosition, CsvMapping, ImportRun, Statement, StatementKind
 from apps.statements.storage import store_batch
@@ -207,6 +208,35 @@ def _csv_mapping(mapping: CsvMapping | None) -> parsers.CsvMapping | None:
     except TypeError as exc:
         raise ValidationFailed(f"CSV mapping {mapping.name}: {exc}") from None
     return result
+
+
+@transaction.atomic
+def csv_mapping_save(
+    *, mapping_id: int | None = None, name: str, bank_partner: BankPartner | None, config: dict, actor,
+) -> CsvMapping:
+    """Create (``mapping_id=None``) or change a CSV mapping; the history row names the actor and the reason."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("name: a CSV mapping needs a name.", {"field": "name"})
+    if mapping_id is None:
+        if not actor.has_perm("statements.add_csvmapping"):
+            raise PermissionDenied("Your role may not create CSV mappings.")
+        mapping = CsvMapping()
+        reason = "created"
+    else:
+        if not actor.has_perm("statements.change_csvmapping"):
+            raise PermissionDenied("Your role may not change CSV mappings.")
+        mapping = CsvMapping.objects.select_for_update().get(pk=mapping_id)
+        reason = "changed"
+    if CsvMapping.objects.filter(name=name).exclude(pk=mapping.pk).exists():
+        raise ValidationFailed(f"name: a CSV mapping named {name!r} already exists.", {"field": "name"})
+    mapping.name, mapping.bank_partner, mapping.config = name, bank_partner, dict(config)
+    try:
+        _csv_mapping(mapping)  # the parser must accept it: refuse a mapping an import would choke on
+    except parsers.ParseError as exc:
+        raise ValidationFailed(f"config: {exc.message}", {"field": "config"}) from None
+    audited_save(mapping, actor=actor, reason=f"CSV mapping {reason} in the console")
+    return mapping
 
 
 def _statement_date(parsed: parsers.ParsedStatement) -> date | None:

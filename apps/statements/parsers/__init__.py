@@ -99,6 +99,7 @@ def parse(
     *,
     format: str = "auto",
     csv_mapping: CsvMapping | None = None,
+    keep_raw: bool = False,
 ) -> Iterator[ParsedStatement]:
     """Parse a statement file into :class:`ParsedStatement` objects, lazily.
 
@@ -106,29 +107,35 @@ def parse(
     ``"auto"`` (detect from content) or a name returned by :func:`detect_format` (``"camt.053"``, ``"mt940"``,
     ``"bai2"``, ``"csv"`` ...). CSV needs ``csv_mapping`` (there is no guessing of columns); passing a mapping
     with ``format="auto"`` parses as CSV.
+
+    ``keep_raw=True`` fills :attr:`ParsedEntry.raw` with the entry as it stood in the file (camt: the ``<Ntry>``
+    XML, MT940: the ``:61:``/``:86:`` lines, BAI2: the 16/88 records, CSV: the row). It is off by default because
+    serialising each camt entry costs about as much as parsing it; ``raw`` is then None.
     """
     reader = HeadReader(fileobj)
     if format == "auto":
         fmt = CSV if csv_mapping is not None else detect_format(reader.head)
     else:
         fmt = format
-    return _dispatch(reader, fmt, csv_mapping, fileobj)
+    return _dispatch(reader, fmt, csv_mapping, fileobj, keep_raw)
 
 
-def _dispatch(reader: HeadReader, fmt: str, csv_mapping: CsvMapping | None, original: Any) -> Iterator[ParsedStatement]:
+def _dispatch(
+    reader: HeadReader, fmt: str, csv_mapping: CsvMapping | None, original: Any, keep_raw: bool = False
+) -> Iterator[ParsedStatement]:
     fam = family(fmt)
     if fam in ("camt.052", "camt.053", "camt.054"):
         from .camt import parse_camt
 
-        return parse_camt(reader, fmt)
+        return parse_camt(reader, fmt, keep_raw=keep_raw)
     if fam in (MT940, MT942):
         from .mt940 import parse_mt940
 
-        return parse_mt940(reader, fam)
+        return parse_mt940(reader, fam, keep_raw=keep_raw)
     if fam == BAI2:
         from .bai2 import parse_bai2
 
-        return parse_bai2(reader)
+        return parse_bai2(reader, keep_raw=keep_raw)
     if fam == CSV:
         if csv_mapping is None:
             raise ParseError(
@@ -136,7 +143,7 @@ def _dispatch(reader: HeadReader, fmt: str, csv_mapping: CsvMapping | None, orig
                 "amount and currency columns: parse(f, format='csv', csv_mapping=CsvMapping(...))",
                 "line 1",
             )
-        return parse_csv(reader, csv_mapping)
+        return parse_csv(reader, csv_mapping, keep_raw=keep_raw)
     if fam in NOT_A_STATEMENT:
         raise NotAStatementError(
             f"this is {_ROUTING.get(fam, fam)}, not a bank statement ({fmt})", "line 1", format=fmt

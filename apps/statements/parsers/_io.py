@@ -125,10 +125,23 @@ def iter_lines(reader: IO[bytes], encoding: str | None = None) -> Iterator[tuple
             first = False
             if raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-        line = _decode_line(raw)
-        for part in _split_cr(line):
+        try:  # _decode_line and _split_cr inlined: this loop runs once per line of the file
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("cp1252", errors="replace")
+        if line[-1:] == "\n":
+            line = line[:-1]
+            if line[-1:] == "\r":
+                line = line[:-1]
+        elif line[-1:] == "\r":
+            line = line[:-1]
+        if "\r" in line:  # old Mac line endings
+            for part in line.split("\r"):
+                number += 1
+                yield number, part
+        else:
             number += 1
-            yield number, part
+            yield number, line
 
 
 def _split_cr(line: str) -> list[str]:

@@ -37,6 +37,7 @@ from .model import (
     ParsedEntry,
     ParsedStatement,
     make_stream,
+    new_entry,
 )
 from .taxonomy import normalise_bai
 
@@ -100,9 +101,10 @@ def _records(lines: Iterator[tuple[int, str]]) -> Iterator[_Record]:
 
 
 class _Records:
-    def __init__(self, it: Iterator[_Record]):
+    def __init__(self, it: Iterator[_Record], keep_raw: bool = False):
         self._it = it
         self._back: _Record | None = None
+        self.keep_raw = keep_raw
 
     def next(self) -> _Record | None:
         if self._back is not None:
@@ -165,8 +167,8 @@ class _Group:
     kind: str
 
 
-def parse_bai2(reader: IO[bytes]) -> Iterator[ParsedStatement]:
-    records = _Records(_records(iter_lines(reader)))
+def parse_bai2(reader: IO[bytes], *, keep_raw: bool = False) -> Iterator[ParsedStatement]:
+    records = _Records(_records(iter_lines(reader)), keep_raw)
     first = records.next()
     if first is None:
         raise ParseError("the file is empty; expected a BAI2 file header record '01,...'", "line 1")
@@ -274,7 +276,7 @@ def _statement(r: _Record, group: _Group, header: _FileHeader, records: _Records
                     "end of file",
                 )
             if rec.code == "16":
-                yield _entry(rec, currency, group)
+                yield _entry(rec, currency, group, records.keep_raw)
             elif rec.code == "49":
                 t = rec.fields()
                 if t and t[0].strip():
@@ -307,7 +309,7 @@ def _statement(r: _Record, group: _Group, header: _FileHeader, records: _Records
     )
 
 
-def _entry(rec: _Record, currency: str, group: _Group) -> ParsedEntry:
+def _entry(rec: _Record, currency: str, group: _Group, keep_raw: bool = False) -> ParsedEntry:
     loc = f"line {rec.line}"
     conts = list(rec.continuations)
     parts = _strip_slash(rec.text).split(",")
@@ -365,8 +367,8 @@ def _entry(rec: _Record, currency: str, group: _Group) -> ParsedEntry:
     else:
         name, account = kv.get("CRNM"), kv.get("CACT")
     eref = kv.get("EREF") or None
-    raw = "16," + rec.text + "".join("\n88," + c for c in rec.continuations)
-    return ParsedEntry(
+    raw = ("16," + rec.text + "".join("\n88," + c for c in rec.continuations)) if keep_raw else None
+    return new_entry(
         amount=signed,
         currency=currency,
         direction=direction if direction == CREDIT else DEBIT,

@@ -7,6 +7,10 @@ which keeps memory flat for any number of entries. The statement header (everyth
 Id, sequence numbers, account, balances) is complete when the first ``Ntry`` starts; that is when the
 statement is yielded.
 
+Speed: an entry is read with one pass over its subtree (:func:`_index`), guided by a tree of the
+namespace-qualified element paths the parser uses (built once per namespace), instead of one ElementPath
+``find`` per field. ``raw`` (the entry's XML) is serialised only with ``keep_raw=True``.
+
 Hostile XML: the prolog is checked for DOCTYPE/ENTITY declarations before parsing (see
 ``detect.check_xml_prolog``), and the parser itself runs with ``resolve_entities=False, no_network=True,
 load_dtd=False, huge_tree=False``; a DOCTYPE that slipped past the prolog check is refused at the first event.
@@ -19,7 +23,7 @@ Versions: any ``camt.05x.001.NN`` namespace, or none. Differences handled: ``Sts
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO
@@ -43,6 +47,9 @@ from .model import (
     ParsedStatement,
     TransactionDetail,
     make_stream,
+    new_charge,
+    new_entry,
+    new_transaction,
 )
 from .taxonomy import BankTransactionCode, normalise_iso
 
@@ -62,6 +69,118 @@ _CLOSING_BOOKED = ("CLBD",)
 _OPENING_AVAILABLE = ("OPAV",)
 _CLOSING_AVAILABLE = ("CLAV", "ITAV")  # closing available; interim available for intraday reports
 _KIND = {"camt.053": END_OF_DAY, CAMT_052: INTRADAY, CAMT_054: NOTIFICATION}
+
+
+# Element paths (relative to an entry / a transaction) that the fast readers look up; see _index().
+_NTRY_PATHS = (
+    "NtryRef", "Amt", "CdtDbtInd", "RvslInd", "Sts", "Sts/Cd", "Sts/Prtry", "BookgDt/Dt", "BookgDt/DtTm",
+    "ValDt/Dt", "ValDt/DtTm", "AcctSvcrRef", "BkTxCd", "BkTxCd/Domn/Cd", "BkTxCd/Domn/Fmly/Cd",
+    "BkTxCd/Domn/Fmly/SubFmlyCd", "BkTxCd/Prtry/Cd", "AddtlNtryInf", "AmtDtls/InstdAmt/Amt",
+    "AmtDtls/InstdAmt/CcyXchg/XchgRate", "AmtDtls/TxAmt/CcyXchg/XchgRate", "Chrgs", "NtryDtls/TxDtls",
+)  # fmt: skip
+_NTRY_MULTI = frozenset({"Chrgs", "NtryDtls/TxDtls"})
+_NTRY_ELEMENTS = frozenset({"Amt", "AmtDtls/InstdAmt/Amt"})
+# (party, ultimate party, party account, party agent) of the counterparty: [debit entry, credit entry]
+_SIDES = (
+    ("RltdPties/Cdtr", "RltdPties/UltmtCdtr", "RltdPties/CdtrAcct", "RltdAgts/CdtrAgt"),
+    ("RltdPties/Dbtr", "RltdPties/UltmtDbtr", "RltdPties/DbtrAcct", "RltdAgts/DbtrAgt"),
+)
+_NAME_KEYS = {
+    p: (f"{p}/Nm", f"{p}/Pty/Nm", f"{p}/Agt/FinInstnId/Nm") for side in _SIDES for p in side[:2]
+}  # like _CamtReader._party_name
+_ACCOUNT_KEYS = {side[2]: tuple(f"{side[2]}/Id/{k}" for k in ("IBAN", "Othr/Id", "PrxyId/Id")) for side in _SIDES}
+_BIC_KEYS = {side[3]: (f"{side[3]}/FinInstnId/BICFI", f"{side[3]}/FinInstnId/BIC") for side in _SIDES}
+_TX_PATHS = (
+    "Amt", "AmtDtls/TxAmt/Amt", "CdtDbtInd", "Refs/EndToEndId", "Refs/InstrId", "Refs/PmtInfId",
+    "Refs/AcctSvcrRef", "Refs/MndtId", "Refs/UETR", "RmtInf/Ustrd", "RmtInf/Strd/CdtrRefInf/Ref", "RtrInf",
+    "BkTxCd", "BkTxCd/Domn/Cd", "BkTxCd/Domn/Fmly/Cd", "BkTxCd/Domn/Fmly/SubFmlyCd", "BkTxCd/Prtry/Cd",
+    "AmtDtls/InstdAmt/Amt", "AmtDtls/InstdAmt/CcyXchg/XchgRate", "AmtDtls/TxAmt/CcyXchg/XchgRate", "Chrgs",
+    *(p for side in _SIDES for p in side[:2]),
+    *(k for keys in (*_NAME_KEYS.values(), *_ACCOUNT_KEYS.values(), *_BIC_KEYS.values()) for k in keys),
+)  # fmt: skip
+_TX_MULTI = frozenset({"Chrgs", "RmtInf/Ustrd"})
+_TX_ELEMENTS = frozenset({"Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt", "RtrInf"})
+
+# What _index() stores for a path: its stripped text (None when blank), the element, or a list of all elements.
+_TEXT, _ELEMENT, _ALL = 0, 1, 2
+# trie node: {qualified tag: (path or None, child node or None, one of _TEXT/_ELEMENT/_ALL)}
+_Trie = dict[str, tuple[str | None, "dict | None", int]]
+_TRIES: dict[tuple[str, str], _Trie] = {}
+
+
+def _trie(ns: str, kind: str) -> _Trie:
+    """The paths of ``kind`` ("Ntry" / "TxDtls") as a tree keyed by namespace-qualified tag, cached per namespace."""
+    trie = _TRIES.get((ns, kind))
+    if trie is not None:
+        return trie
+    paths, multi, elements = (
+        (_NTRY_PATHS, _NTRY_MULTI, _NTRY_ELEMENTS) if kind == "Ntry" else (_TX_PATHS, _TX_MULTI, _TX_ELEMENTS)
+    )
+    root: dict = {}
+    for path in paths:
+        node = root
+        steps = path.split("/")
+        for i, step in enumerate(steps):
+            tag = f"{{{ns}}}{step}" if ns else step
+            slot = node.setdefault(tag, [None, None, _TEXT])
+            if i == len(steps) - 1:
+                slot[0], slot[2] = path, _ALL if path in multi else _ELEMENT if path in elements else _TEXT
+            else:
+                if slot[1] is None:
+                    slot[1] = {}
+                node = slot[1]
+
+    def freeze(node: dict) -> _Trie:
+        return {tag: (key, freeze(sub) if sub is not None else None, how) for tag, (key, sub, how) in node.items()}
+
+    trie = _TRIES[(ns, kind)] = freeze(root)
+    return trie
+
+
+def _index(el: etree._Element, trie: _Trie, out: dict) -> dict:
+    """One pass over ``el``'s subtree, entering only the trie's branches. For each trie path ``out[path]`` is, from
+    the first element there in document order (like ``find``): its stripped text or None when blank (``_TEXT``,
+    like ``_CamtReader._text``), or the element itself (``_ELEMENT``); or the list of all elements there
+    (``_ALL``, like ``findall``). A path that is absent is not in ``out``."""
+    for child in el:
+        slot = trie.get(child.tag)
+        if slot is None:
+            continue
+        key, sub, how = slot
+        if key is not None:
+            if how == _TEXT:
+                if key not in out:
+                    text = child.text
+                    out[key] = (text.strip() or None) if text else None
+            elif how == _ELEMENT:
+                if key not in out:
+                    out[key] = child
+            else:
+                found = out.get(key)
+                if found is None:
+                    out[key] = [child]
+                else:
+                    found.append(child)
+        if sub is not None:
+            _index(child, sub, out)
+    return out
+
+
+def _first_text(get: Callable[[str], str | None], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        text = get(key)
+        if text:
+            return text
+    return None
+
+
+def _bank_tx_code_of(ix: dict) -> BankTransactionCode | None:
+    if "BkTxCd" not in ix:
+        return None
+    get = ix.get
+    return normalise_iso(
+        get("BkTxCd/Domn/Cd"), get("BkTxCd/Domn/Fmly/Cd"), get("BkTxCd/Domn/Fmly/SubFmlyCd"), get("BkTxCd/Prtry/Cd")
+    )
 
 
 def _local(tag: str) -> str:
@@ -86,9 +205,25 @@ class _Paths:
         return p
 
 
+_DATES: dict[str, date | None] = {}
+
+
 def _date(text: str | None) -> date | None:
     if not text:
         return None
+    try:
+        return _DATES[text]
+    except KeyError:
+        pass
+    value = _parse_date(text)
+    if len(text) <= 40:  # cache what a date can look like; the text comes from the file
+        if len(_DATES) >= 4096:
+            _DATES.clear()
+        _DATES[text] = value
+    return value
+
+
+def _parse_date(text: str) -> date | None:
     text = text.strip()
     try:
         return date.fromisoformat(text[:10])
@@ -110,14 +245,21 @@ def _datetime(text: str | None) -> datetime | None:
 
 
 class _CamtReader:
-    def __init__(self, reader: IO[bytes], fmt: str):
+    def __init__(self, reader: IO[bytes], fmt: str, keep_raw: bool = False):
         self.reader = reader
         self.fmt = fmt
+        self.keep_raw = keep_raw
         self.family = family(fmt)
-        self.p = _Paths("")
+        self._set_namespace("")
         self.message: etree._Element | None = None
         self.message_id: str | None = None
         self.created_at: datetime | None = None
+
+    def _set_namespace(self, ns: str) -> None:
+        self.p = _Paths(ns)
+        self._ntry_tag = f"{{{ns}}}Ntry" if ns else "Ntry"
+        self._ntry_trie = _trie(ns, "Ntry")
+        self._tx_trie = _trie(ns, "TxDtls")
 
     # ------------------------------------------------------------------ helpers
     def _text(self, el: etree._Element | None, path: str) -> str | None:
@@ -140,7 +282,12 @@ class _CamtReader:
     def _amount(self, el: etree._Element | None, path: str, where: etree._Element) -> tuple[Decimal, str | None] | None:
         if el is None:
             return None
-        amt = el.find(self.p(path))
+        return self._amount_of(el.find(self.p(path)), path, where)
+
+    def _amount_of(
+        self, amt: etree._Element | None, path: str, where: etree._Element
+    ) -> tuple[Decimal, str | None] | None:
+        """``(value, currency)`` of an ``<Amt Ccy=..>`` element; ``path`` names it in error messages."""
         if amt is None:
             return None
         text = (amt.text or "").strip()
@@ -181,22 +328,11 @@ class _CamtReader:
             return None
         return self._text(el, "Nm") or self._text(el, "Pty/Nm") or self._text(el, "Agt/FinInstnId/Nm")
 
-    def _bank_tx_code(self, el: etree._Element | None) -> BankTransactionCode | None:
-        if el is None:
-            return None
-        bk = el.find(self.p("BkTxCd"))
-        if bk is None:
-            return None
-        return normalise_iso(
-            self._text(bk, "Domn/Cd"),
-            self._text(bk, "Domn/Fmly/Cd"),
-            self._text(bk, "Domn/Fmly/SubFmlyCd"),
-            self._text(bk, "Prtry/Cd"),
-        )
-
-    def _charges(self, el: etree._Element, where: etree._Element) -> tuple[Charge, ...]:
+    def _charges_of(self, chrgs_elements: Iterable[etree._Element] | None, where: etree._Element) -> tuple[Charge, ...]:
+        if not chrgs_elements:
+            return ()
         out: list[Charge] = []
-        for chrgs in el.iterfind(self.p("Chrgs")):
+        for chrgs in chrgs_elements:
             records = chrgs.findall(self.p("Rcrd")) or [chrgs]
             for rec in records:
                 amt = self._amount(rec, "Amt", where)
@@ -207,7 +343,7 @@ class _CamtReader:
                     value = -value
                 incl = self._text(rec, "ChrgInclInd")
                 out.append(
-                    Charge(
+                    new_charge(
                         amount=value,
                         currency=ccy,
                         code=self._text(rec, "Tp/Cd") or self._text(rec, "Tp/Prtry/Id"),
@@ -244,7 +380,7 @@ class _CamtReader:
             if event == "start" and name in _MESSAGE_ELEMENTS:
                 self.message = el
                 ns = el.tag[1:].partition("}")[0] if el.tag[:1] == "{" else ""
-                self.p = _Paths(ns)
+                self._set_namespace(ns)
                 if name.endswith("V01") or self.fmt.endswith(".001.01"):
                     raise ParseError(
                         f"{self.fmt} (<{name}>) is version 01, which predates the published ISO 20022 camt "
@@ -376,12 +512,13 @@ class _CamtReader:
             self._free(stmt)
             return
         index = 0
+        ntry_tag = self._ntry_tag
         for event, el in self._events:
             if event == "end":
                 if el is stmt:
                     self._free(stmt)
                     return
-                if el.getparent() is stmt and _local(el.tag) == "Ntry":
+                if el.tag == ntry_tag and el.getparent() is stmt:
                     index += 1
                     entry = self._entry(el, ctx, index)
                     self._free(el)
@@ -397,86 +534,123 @@ class _CamtReader:
                 del parent[0]
 
     def _entry(self, n: etree._Element, ctx: dict, index: int) -> ParsedEntry:
-        p = self.p
+        ix = _index(n, self._ntry_trie, {})
+        get = ix.get
         path = f"{ctx['stmt_path']}/Ntry[{index}]"
-        amt = self._amount(n, "Amt", n)
+        amt = self._amount_of(ix.get("Amt"), "Amt", n)
         if amt is None:
             raise ParseError("entry has no <Amt Ccy=...>: expected the entry amount", f"line {n.sourceline}, {path}")
         value, ccy = amt
-        try:
-            direction = self._sign(self._text(n, "CdtDbtInd"), n)
-        except ParseError as exc:
-            raise ParseError(exc.reason, f"line {n.sourceline}, {path}") from None
-        signed = value if direction == CREDIT else -value
-        sts_el = n.find(p("Sts"))
-        if sts_el is None:
-            status_code = "BOOK"
+        indicator = get("CdtDbtInd")
+        if indicator == "CRDT":
+            direction = CREDIT
+        elif indicator == "DBIT":
+            direction = DEBIT
         else:
-            status_code = (self._text(sts_el, "Cd") or self._text(sts_el, "Prtry") or (sts_el.text or "")).strip()
-        status = _STATUS.get(status_code.upper(), BOOKED if not status_code else INFO)
-        reversal = (self._text(n, "RvslInd") or "").lower() in ("true", "1")
-        code = self._bank_tx_code(n)
+            try:
+                direction = self._sign(indicator, n)
+            except ParseError as exc:
+                raise ParseError(exc.reason, f"line {n.sourceline}, {path}") from None
+        signed = value if direction == CREDIT else -value
+        if "Sts" not in ix:
+            status = BOOKED
+        else:
+            status_code = get("Sts/Cd") or get("Sts/Prtry") or get("Sts") or ""
+            status = _STATUS.get(status_code.upper(), BOOKED if not status_code else INFO)
+        reversal = (get("RvslInd") or "").lower() in ("true", "1")
+        code = _bank_tx_code_of(ix)
 
-        details: list[TransactionDetail] = []
-        for t_index, tx in enumerate(n.iterfind(p("NtryDtls/TxDtls")), 1):
-            details.append(self._detail(tx, direction, ccy, f"{path}/TxDtls[{t_index}]"))
+        txs = ix.get("NtryDtls/TxDtls")
+        if txs:
+            details = [
+                self._detail(tx, direction, ccy, f"{path}/TxDtls[{t_index}]") for t_index, tx in enumerate(txs, 1)
+            ]
+        else:
+            details = []
 
         orig_amount = orig_ccy = rate = None
-        instd = self._amount(n, "AmtDtls/InstdAmt/Amt", n)
-        if instd:
-            orig_amount, orig_ccy = instd
-        rate_text = self._text(n, "AmtDtls/InstdAmt/CcyXchg/XchgRate") or self._text(
-            n, "AmtDtls/TxAmt/CcyXchg/XchgRate"
-        )
+        if "AmtDtls/InstdAmt/Amt" in ix:
+            instd = ix["AmtDtls/InstdAmt/Amt"]
+            orig_amount, orig_ccy = self._amount_of(instd, "AmtDtls/InstdAmt/Amt", n)  # type: ignore[misc]
+        rate_text = get("AmtDtls/InstdAmt/CcyXchg/XchgRate") or get("AmtDtls/TxAmt/CcyXchg/XchgRate")
         if rate_text:
             rate = _decimal_or_none(rate_text)
 
-        single = details[0] if len(details) == 1 else None
-        is_return = bool(code and code.is_return) or any(d.is_return for d in details)
-        return_reason = next((d.return_reason for d in details if d.return_reason), None)
-        if single is not None:
+        charges = self._charges_of(ix.get("Chrgs"), n)
+        if len(details) == 1:
+            single = details[0]
+            is_return = bool(code and code.is_return) or single.is_return
             if orig_amount is None and single.original_amount is not None:
                 orig_amount, orig_ccy = single.original_amount, single.original_currency
             if rate is None:
                 rate = single.exchange_rate
-        return ParsedEntry(
+            tx_code = code or single.bank_tx_code
+            return new_entry(
+                amount=signed,
+                currency=ccy,
+                direction=direction,
+                status=status,
+                booking_date=_date(get("BookgDt/Dt") or get("BookgDt/DtTm")),
+                value_date=_date(get("ValDt/Dt") or get("ValDt/DtTm")),
+                bank_reference=get("NtryRef"),
+                servicer_reference=get("AcctSvcrRef") or single.servicer_reference,
+                customer_reference=single.instruction_id,
+                end_to_end_id=single.end_to_end_id,
+                mandate_id=single.mandate_id,
+                counterparty_name=single.counterparty_name,
+                counterparty_account=single.counterparty_account,
+                counterparty_bic=single.counterparty_bic,
+                remittance_text=single.remittance_text,
+                structured_reference=single.structured_reference,
+                additional_info=_squash(get("AddtlNtryInf")),
+                bank_tx_code=tx_code,
+                raw_type_code=tx_code.raw or None if tx_code is not None else None,
+                is_reversal=reversal,
+                is_return=is_return,
+                return_reason=single.return_reason or None,
+                original_end_to_end_id=single.original_end_to_end_id,
+                original_amount=orig_amount,
+                original_currency=orig_ccy,
+                exchange_rate=rate,
+                charges=charges + single.charges if single.charges else charges,
+                transactions=(single,),
+                source_line=n.sourceline,
+                source_path=path,
+                raw=etree.tostring(n, encoding="unicode", with_tail=False) if self.keep_raw else None,
+            )
+        is_return = bool(code and code.is_return) or any(d.is_return for d in details)
+        return new_entry(
             amount=signed,
             currency=ccy,
             direction=direction,
             status=status,
-            booking_date=_date(self._text(n, "BookgDt/Dt") or self._text(n, "BookgDt/DtTm")),
-            value_date=_date(self._text(n, "ValDt/Dt") or self._text(n, "ValDt/DtTm")),
-            bank_reference=self._text(n, "NtryRef"),
-            servicer_reference=self._text(n, "AcctSvcrRef") or (single.servicer_reference if single else None),
-            customer_reference=(single.instruction_id if single else None),
-            end_to_end_id=single.end_to_end_id if single else None,
-            mandate_id=single.mandate_id if single else None,
-            counterparty_name=single.counterparty_name if single else None,
-            counterparty_account=single.counterparty_account if single else None,
-            counterparty_bic=single.counterparty_bic if single else None,
-            remittance_text=single.remittance_text if single else None,
-            structured_reference=single.structured_reference if single else None,
-            additional_info=_squash(self._text(n, "AddtlNtryInf")),
-            bank_tx_code=code or (single.bank_tx_code if single else None),
-            raw_type_code=(code or (single.bank_tx_code if single else None) or _NO_CODE).raw or None,
+            booking_date=_date(get("BookgDt/Dt") or get("BookgDt/DtTm")),
+            value_date=_date(get("ValDt/Dt") or get("ValDt/DtTm")),
+            bank_reference=get("NtryRef"),
+            servicer_reference=get("AcctSvcrRef"),
+            additional_info=_squash(get("AddtlNtryInf")),
+            bank_tx_code=code,
+            raw_type_code=code.raw or None if code is not None else None,
             is_reversal=reversal,
             is_return=is_return,
-            return_reason=return_reason,
-            original_end_to_end_id=single.original_end_to_end_id if single else None,
+            return_reason=next((d.return_reason for d in details if d.return_reason), None),
             original_amount=orig_amount,
             original_currency=orig_ccy,
             exchange_rate=rate,
-            charges=self._charges(n, n) + (single.charges if single else ()),
+            charges=charges,
             transactions=tuple(details),
             source_line=n.sourceline,
             source_path=path,
-            raw=etree.tostring(n, encoding="unicode", with_tail=False),
+            raw=etree.tostring(n, encoding="unicode", with_tail=False) if self.keep_raw else None,
         )
 
     def _detail(self, tx: etree._Element, entry_direction: str, entry_ccy: str | None, path: str) -> TransactionDetail:
-        p = self.p
-        amt = self._amount(tx, "Amt", tx) or self._amount(tx, "AmtDtls/TxAmt/Amt", tx)
-        ind = self._text(tx, "CdtDbtInd")
+        ix = _index(tx, self._tx_trie, {})
+        get = ix.get
+        amt = self._amount_of(ix.get("Amt"), "Amt", tx) or self._amount_of(
+            ix.get("AmtDtls/TxAmt/Amt"), "AmtDtls/TxAmt/Amt", tx
+        )
+        ind = get("CdtDbtInd")
         direction = entry_direction
         if ind in ("CRDT", "DBIT"):
             direction = CREDIT if ind == "CRDT" else DEBIT
@@ -484,51 +658,46 @@ class _CamtReader:
         if amt is not None:
             amount = amt[0] if direction == CREDIT else -amt[0]
             currency = amt[1]
-        parties = tx.find(p("RltdPties"))
-        agents = tx.find(p("RltdAgts"))
-        if entry_direction == CREDIT:  # money came from the debtor
-            party = self._first(parties, "Dbtr", "UltmtDbtr")
-            account = self._account_id(parties.find(p("DbtrAcct"))) if parties is not None else None
-            bic = self._bic(agents.find(p("DbtrAgt"))) if agents is not None else None
-        else:
-            party = self._first(parties, "Cdtr", "UltmtCdtr")
-            account = self._account_id(parties.find(p("CdtrAcct"))) if parties is not None else None
-            bic = self._bic(agents.find(p("CdtrAgt"))) if agents is not None else None
-        ustrd = [" ".join(u.text.split()) for u in tx.iterfind(p("RmtInf/Ustrd")) if u.text and u.text.strip()]
-        structured = self._text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
-        rtr = tx.find(p("RtrInf"))
-        code = self._bank_tx_code(tx)
+        party_key, ultimate_key, account_key, agent_key = _SIDES[entry_direction == CREDIT]
+        # money came from the debtor on a credit, went to the creditor on a debit
+        party = party_key if party_key in ix else ultimate_key if ultimate_key in ix else None
+        iban, other_id, proxy_id = _ACCOUNT_KEYS[account_key]
+        bicfi, bic = _BIC_KEYS[agent_key]
+        ustrd = ix.get("RmtInf/Ustrd")
+        remittance = None
+        if ustrd:
+            remittance = " ".join([" ".join(u.text.split()) for u in ustrd if u.text and u.text.strip()]) or None
+        rtr = ix.get("RtrInf")
+        code = _bank_tx_code_of(ix)
         reason = None
         info = None
         if rtr is not None:
             reason = self._text(rtr, "Rsn/Cd") or self._text(rtr, "Rsn/Prtry")
-            info = " ".join(t.strip() for t in (a.text or "" for a in rtr.iterfind(p("AddtlInf"))) if t.strip())
+            info = " ".join(t.strip() for t in (a.text or "" for a in rtr.iterfind(self.p("AddtlInf"))) if t.strip())
         is_return = rtr is not None or bool(code and code.is_return)
-        e2e = self._text(tx, "Refs/EndToEndId")
+        e2e = get("Refs/EndToEndId")
         if e2e and e2e.upper() == "NOTPROVIDED":
             e2e = None
         orig_amount = orig_ccy = None
-        instd = self._amount(tx, "AmtDtls/InstdAmt/Amt", tx)
-        if instd:
-            orig_amount, orig_ccy = instd
-        rate = _decimal_or_none(
-            self._text(tx, "AmtDtls/InstdAmt/CcyXchg/XchgRate") or self._text(tx, "AmtDtls/TxAmt/CcyXchg/XchgRate")
-        )
-        return TransactionDetail(
+        if "AmtDtls/InstdAmt/Amt" in ix:
+            instd = ix["AmtDtls/InstdAmt/Amt"]
+            orig_amount, orig_ccy = self._amount_of(instd, "AmtDtls/InstdAmt/Amt", tx)  # type: ignore[misc]
+        rate_text = get("AmtDtls/InstdAmt/CcyXchg/XchgRate") or get("AmtDtls/TxAmt/CcyXchg/XchgRate")
+        return new_transaction(
             amount=amount,
             currency=currency or (entry_ccy if amount is not None else None),
             direction=direction,
             end_to_end_id=e2e,
-            instruction_id=self._text(tx, "Refs/InstrId"),
-            payment_info_id=self._text(tx, "Refs/PmtInfId"),
-            servicer_reference=self._text(tx, "Refs/AcctSvcrRef"),
-            mandate_id=self._text(tx, "Refs/MndtId"),
-            uetr=self._text(tx, "Refs/UETR"),
-            counterparty_name=_squash(self._party_name(party)),
-            counterparty_account=account,
-            counterparty_bic=bic,
-            remittance_text=" ".join(ustrd) or None,
-            structured_reference=structured,
+            instruction_id=get("Refs/InstrId"),
+            payment_info_id=get("Refs/PmtInfId"),
+            servicer_reference=get("Refs/AcctSvcrRef"),
+            mandate_id=get("Refs/MndtId"),
+            uetr=get("Refs/UETR"),
+            counterparty_name=_squash(_first_text(get, _NAME_KEYS[party])) if party else None,
+            counterparty_account=get(iban) or get(other_id) or get(proxy_id),
+            counterparty_bic=get(bicfi) or get(bic),
+            remittance_text=remittance,
+            structured_reference=get("RmtInf/Strd/CdtrRefInf/Ref"),
             bank_tx_code=code,
             is_return=is_return,
             return_reason=reason,
@@ -536,26 +705,10 @@ class _CamtReader:
             original_end_to_end_id=(self._text(rtr, "OrgnlEndToEndId") or e2e) if is_return else None,
             original_amount=orig_amount,
             original_currency=orig_ccy,
-            exchange_rate=rate,
-            charges=self._charges(tx, tx),
+            exchange_rate=_decimal_or_none(rate_text) if rate_text else None,
+            charges=self._charges_of(ix.get("Chrgs"), tx),
             source_path=path,
         )
-
-    def _first(self, parent: etree._Element | None, *names: str) -> etree._Element | None:
-        if parent is None:
-            return None
-        for name in names:
-            el = parent.find(self.p(name))
-            if el is not None:
-                return el
-        return None
-
-
-class _NoCode:
-    raw = ""
-
-
-_NO_CODE = _NoCode()
 
 
 def _squash(text: str | None) -> str | None:
@@ -571,5 +724,5 @@ def _decimal_or_none(text: str | None) -> Decimal | None:
         return None
 
 
-def parse_camt(reader: IO[bytes], fmt: str) -> Iterator[ParsedStatement]:
-    return _CamtReader(reader, fmt).statements()
+def parse_camt(reader: IO[bytes], fmt: str, *, keep_raw: bool = False) -> Iterator[ParsedStatement]:
+    return _CamtReader(reader, fmt, keep_raw).statements()

@@ -19,7 +19,7 @@ from typing import IO
 
 from ._io import parse_decimal
 from .errors import ParseError
-from .model import BOOKED, CREDIT, DEBIT, END_OF_DAY, EntryStream, ParsedEntry, ParsedStatement, make_stream
+from .model import BOOKED, CREDIT, DEBIT, END_OF_DAY, EntryStream, ParsedEntry, ParsedStatement, make_stream, new_entry
 
 Column = str | int  # header name, or 0-based index
 
@@ -86,9 +86,10 @@ class CsvMapping:
 class _Rows:
     """Reads the spooled file: yields (line_number, row) after skip rows and header, with column lookup."""
 
-    def __init__(self, spool: IO[bytes], mapping: CsvMapping):
+    def __init__(self, spool: IO[bytes], mapping: CsvMapping, keep_raw: bool = False):
         self.spool = spool
         self.m = mapping
+        self.keep_raw = keep_raw
         self.index: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
@@ -150,12 +151,12 @@ class _Rows:
         return value or None
 
 
-def parse_csv(reader: IO[bytes], mapping: CsvMapping) -> Iterator[ParsedStatement]:
+def parse_csv(reader: IO[bytes], mapping: CsvMapping, *, keep_raw: bool = False) -> Iterator[ParsedStatement]:
     mapping.validate()
-    return _parse(reader, mapping)
+    return _parse(reader, mapping, keep_raw)
 
 
-def _parse(reader: IO[bytes], mapping: CsvMapping) -> Iterator[ParsedStatement]:
+def _parse(reader: IO[bytes], mapping: CsvMapping, keep_raw: bool = False) -> Iterator[ParsedStatement]:
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     try:
         while True:
@@ -163,7 +164,7 @@ def _parse(reader: IO[bytes], mapping: CsvMapping) -> Iterator[ParsedStatement]:
             if not chunk:
                 break
             spool.write(chunk)
-        rows = _Rows(spool, mapping)  # type: ignore[arg-type]
+        rows = _Rows(spool, mapping, keep_raw)  # type: ignore[arg-type]
         currencies: list[str] = []
         if mapping.currency is None:
             currencies = [mapping.fixed_currency or ""]
@@ -291,7 +292,7 @@ def _row(rows: _Rows, m: CsvMapping, line: int, row: list[str], currency: str) -
     else:
         description = rows.cell(row, m.description)
     balance = number(m.balance, "balance")
-    entry = ParsedEntry(
+    entry = new_entry(
         amount=amount,
         currency=currency,
         direction=CREDIT if amount >= 0 else DEBIT,
@@ -305,7 +306,7 @@ def _row(rows: _Rows, m: CsvMapping, line: int, row: list[str], currency: str) -
         remittance_text=description,
         raw_type_code=rows.cell(row, m.type_code),
         source_line=line,
-        raw=m.delimiter.join(row),
+        raw=m.delimiter.join(row) if rows.keep_raw else None,
     )
     return entry, balance
 

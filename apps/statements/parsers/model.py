@@ -36,7 +36,7 @@ currency code. There is no ``float`` anywhere in this package.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -134,8 +134,45 @@ class ParsedEntry:
     transactions: tuple[TransactionDetail, ...] = ()
     source_line: int | None = None  # 1-based line where the entry starts (all formats; camt: line of <Ntry>)
     source_path: str | None = None  # camt: /Document/BkToCstmrStmt/Stmt[1]/Ntry[3]
-    raw: str | None = None  # the entry as it stood in the file (camt XML, MT940 :61:+:86:, BAI 16+88)
+    raw: str | None = None  # with parse(keep_raw=True): the entry as in the file (camt XML, MT940 :61:+:86:, BAI 16+88)
     occurrence: int | None = None  # left for the caller (n-th identical entry in a statement, for natural keys)
+
+
+def _fast_constructor(cls: type) -> Callable[..., Any]:
+    """``make(**kwargs)`` that returns exactly ``cls(**kwargs)`` for a frozen, slotted dataclass, 2-4x faster.
+
+    A frozen dataclass's ``__init__`` stores every field with ``object.__setattr__`` (slow, and paid for all 30-odd
+    fields of an entry even when most keep their default). The parsers build one entry per statement line, so
+    they use this instead: the fields are stored on an instance of a plain twin class with the same ``__slots__``
+    (ordinary attribute stores), whose ``__class__`` is then set to ``cls``. The result is a normal ``cls``
+    instance (same type, equality, hash, repr, immutability). Keyword arguments only; fields with a default may be
+    left out. Falls back to ``cls`` itself if the interpreter refuses the class switch.
+    """
+    names = [f.name for f in fields(cls)]
+    if tuple(names) != tuple(getattr(cls, "__slots__", ())) or hasattr(cls, "__post_init__"):
+        return cls
+    env: dict[str, Any] = {"_Twin": type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(names)}), "_cls": cls}
+    params = []
+    for f in fields(cls):
+        if f.default is not MISSING:
+            env[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        elif f.default_factory is not MISSING:  # type: ignore[misc]
+            return cls
+        else:
+            params.append(f.name)
+    body = "".join(f"    o.{n} = {n}\n" for n in names)
+    source = f"def make(*, {', '.join(params)}):\n    o = _Twin()\n{body}    o.__class__ = _cls\n    return o\n"
+    exec(source, env)  # noqa: S102 - generated from the dataclass's own field names, like dataclasses does
+    make = env["make"]
+    make.__qualname__ = f"{cls.__name__}.fast"
+    try:
+        probe = {n: None for n in names}
+        if make(**probe) != cls(**probe):
+            return cls
+    except TypeError:  # "__class__ assignment: ... object layout differs"
+        return cls
+    return make
 
 
 class EntryStream:
@@ -316,6 +353,12 @@ class ParsedStatement:
         if self.opening_booked is None or closing is None:
             return None
         return self.opening_booked + self.total_credits - self.total_debits == closing
+
+
+new_entry: Callable[..., ParsedEntry] = _fast_constructor(ParsedEntry)
+"""``new_entry(amount=.., currency=.., direction=.., ...)``: same as ``ParsedEntry(...)``, faster (parsers use it)."""
+new_transaction: Callable[..., TransactionDetail] = _fast_constructor(TransactionDetail)
+new_charge: Callable[..., Charge] = _fast_constructor(Charge)
 
 
 def make_stream(

@@ -42,6 +42,7 @@ from .model import (
     ParsedEntry,
     ParsedStatement,
     make_stream,
+    new_entry,
 )
 from .taxonomy import normalise_gvc, normalise_swift
 
@@ -83,8 +84,27 @@ def _fields(lines: Iterator[tuple[int, str]]) -> Iterator[_Field]:
     current: _Field | None = None
     pending_dash: list[tuple[int, str]] = []
     for number, raw in lines:
-        line = raw.replace("\x01", "").replace("\x03", "")
-        if line.startswith("{"):
+        line = raw.replace("\x01", "").replace("\x03", "") if ("\x01" in raw or "\x03" in raw) else raw
+        first = line[:1]
+        # Fast paths for the two common lines; they do exactly what the general code below does for them.
+        if first == ":":  # a field tag (or text that looks like one but is not: handled below)
+            m = _FIELD.match(line)
+            if m:
+                if pending_dash:
+                    pending_dash.clear()
+                if current is not None:
+                    yield current
+                current = _Field(m.group(1), [m.group(2)], number)
+                continue
+        elif first and first not in "{-}" and not first.isspace():  # continuation text
+            if pending_dash:
+                if current is not None:
+                    current.lines.extend(d for _, d in pending_dash)
+                pending_dash.clear()
+            if current is not None:
+                current.lines.append(line)
+            continue
+        if first == "{":
             m = _BLOCK_PREFIX.match(line)
             if m:
                 line = line[m.end() :]
@@ -100,7 +120,7 @@ def _fields(lines: Iterator[tuple[int, str]]) -> Iterator[_Field]:
             continue
         if stripped == "}" or (stripped.startswith("}") and not stripped.strip("}{5:")):
             continue
-        m = _FIELD.match(line)
+        m = _FIELD.match(line) if line[:1] == ":" else None
         if m:
             pending_dash.clear()
             if current is not None:
@@ -143,11 +163,22 @@ def _year(yy: int) -> int:
     return 2000 + yy if yy < 80 else 1900 + yy
 
 
+_DATES: dict[str, date] = {}
+
+
 def _yymmdd(text: str, loc: str, what: str) -> date:
     try:
-        return date(_year(int(text[0:2])), int(text[2:4]), int(text[4:6]))
+        return _DATES[text]
+    except KeyError:
+        pass
+    try:
+        value = date(_year(int(text[0:2])), int(text[2:4]), int(text[4:6]))
     except ValueError:
         raise ParseError(f"{what} {text!r} is not a valid YYMMDD date", loc) from None
+    if len(_DATES) >= 4096:
+        _DATES.clear()
+    _DATES[text] = value
+    return value
 
 
 def _amount(text: str, loc: str) -> Decimal:
@@ -187,7 +218,7 @@ class _Header:
     floor_currency: str | None = None
 
 
-def parse_mt940(reader: IO[bytes], fmt: str) -> Iterator[ParsedStatement]:
+def parse_mt940(reader: IO[bytes], fmt: str, *, keep_raw: bool = False) -> Iterator[ParsedStatement]:
     fields = _Fields(_fields(iter_lines(reader)))
     kind = INTRADAY if fmt == MT942 else END_OF_DAY
     seen_any = False
@@ -236,7 +267,7 @@ def parse_mt940(reader: IO[bytes], fmt: str) -> Iterator[ParsedStatement]:
                 ":60F: opening balance missing; expected :60F: (or :60M:) after :25:/:28C:", f"line {header.line}"
             )
         currency = header.currency or header.floor_currency or _currency_suffix(header.account)
-        stream = make_stream(lambda s, h=header, c=currency: _entries(fields, s, c, h), currency)
+        stream = make_stream(lambda s, h=header, c=currency: _entries(fields, s, c, h, keep_raw), currency)
         statement = ParsedStatement(
             format=fmt,
             kind=kind,
@@ -285,7 +316,9 @@ def _datetime13(text: str) -> datetime | None:
         return None
 
 
-def _entries(fields: _Fields, stream: EntryStream, currency: str | None, header: _Header) -> Iterator[ParsedEntry]:
+def _entries(
+    fields: _Fields, stream: EntryStream, currency: str | None, header: _Header, keep_raw: bool = False
+) -> Iterator[ParsedEntry]:
     trailer = stream.trailer
     trailer.setdefault("closing_booked", None)
     trailer.setdefault("closing_available", None)
@@ -309,7 +342,7 @@ def _entries(fields: _Fields, stream: EntryStream, currency: str | None, header:
                     continue
                 fields.push(g)
                 break
-            yield _entry(f, details, currency)
+            yield _entry(f, details, currency, keep_raw)
         elif tag in ("62F", "62M"):
             amount, when, _ = _balance(f)
             trailer["closing_booked"] = amount
@@ -344,19 +377,19 @@ def _entries(fields: _Fields, stream: EntryStream, currency: str | None, header:
         trailer["information"] = "\n".join(info)
 
 
-def _entry(f: _Field, details: list[_Field], currency: str | None) -> ParsedEntry:
-    loc = f"line {f.line}"
-    first = f.first.strip("\r")
-    m = _LINE61.match(first)
-    if not m:
-        raise ParseError(
-            f":61: statement line {first!r} is malformed; expected YYMMDD[MMDD] C|D|RC|RD amount type reference, "
-            "e.g. 2302090209C2,00NTRFNONREF",
-            loc,
-        )
-    value_date = _yymmdd(m.group("vdate"), loc, "value date")
+_ENTRY_DATES: dict[str, tuple[date, date]] = {}
+
+
+def _entry_dates(vdate: str, edate: str | None, loc: str) -> tuple[date, date]:
+    """(value date, booking date) from ``:61:`` YYMMDD and optional MMDD, cached (a statement repeats its dates)."""
+    key = vdate + (edate or "")
+    try:
+        return _ENTRY_DATES[key]
+    except KeyError:
+        pass
+    value_date = _yymmdd(vdate, loc, "value date")
     booking_date = value_date
-    edate = (m.group("edate") or "").strip()
+    edate = (edate or "").strip()
     if edate:
         try:
             month, day = int(edate[:2]), int(edate[2:])
@@ -368,12 +401,28 @@ def _entry(f: _Field, details: list[_Field], currency: str | None) -> ParsedEntr
             booking_date = date(year, month, day)
         except ValueError:
             raise ParseError(f"entry date {edate!r} is not a valid MMDD date", loc) from None
-    mark = m.group("mark")
-    amount = _amount(m.group("amount"), loc)
+    if len(_ENTRY_DATES) >= 4096:
+        _ENTRY_DATES.clear()
+    _ENTRY_DATES[key] = value_date, booking_date
+    return value_date, booking_date
+
+
+def _entry(f: _Field, details: list[_Field], currency: str | None, keep_raw: bool = False) -> ParsedEntry:
+    loc = f"line {f.line}"
+    first = f.first.strip("\r")
+    m = _LINE61.match(first)
+    if not m:
+        raise ParseError(
+            f":61: statement line {first!r} is malformed; expected YYMMDD[MMDD] C|D|RC|RD amount type reference, "
+            "e.g. 2302090209C2,00NTRFNONREF",
+            loc,
+        )
+    vdate, edate, mark, _, amount_text, rest = m.groups()
+    value_date, booking_date = _entry_dates(vdate, edate, loc)
+    amount = _amount(amount_text, loc)
     reversal = mark.startswith("R")
     credit = mark.endswith("C") != reversal  # RC (reversal of credit) is a debit, RD a credit
     signed = amount if credit else -amount
-    rest = m.group("rest")
     type_code = None
     if rest.startswith("NONREF"):
         pass
@@ -402,7 +451,7 @@ def _entry(f: _Field, details: list[_Field], currency: str | None) -> ParsedEntr
         customer_ref = None
     if bank_ref and bank_ref.upper() == "NONREF":
         bank_ref = None
-    supplementary = [s.strip() for s in f.lines[1:] if s.strip()]
+    supplementary = [s.strip() for s in f.lines[1:] if s.strip()] if len(f.lines) > 1 else []
     if bank_ref and not extra and supplementary and bank_ref.isdigit() and supplementary[0].isdigit() and (
         len(bank_ref) + len(supplementary[0]) <= 16
     ):  # bank reference wrapped onto the next line (ING)
@@ -410,17 +459,16 @@ def _entry(f: _Field, details: list[_Field], currency: str | None) -> ParsedEntr
     extra.extend(supplementary)
 
     swift_code = normalise_swift(type_code.strip()) if type_code else None
-    info = _parse86([d.lines for d in details])
-    gvc = normalise_gvc(info.get("gvc"))
+    info = _parse86([d.lines for d in details]) if details else {}
+    gvc = normalise_gvc(info["gvc"]) if "gvc" in info else None
     code = gvc or swift_code
     is_return = bool((swift_code and swift_code.is_return) or (gvc and gvc.is_return) or info.get("return_reason"))
-    raw_lines = [f":61:{f.text}"] + [f":86:{d.text}" for d in details]
     orig_amount = orig_ccy = None
     if info.get("ocmt"):
         o = _OCMT.match(info["ocmt"])
         if o:
             orig_ccy, orig_amount = o.group(1), _amount(o.group(2), loc)
-    return ParsedEntry(
+    return new_entry(
         amount=signed,
         currency=currency,
         direction=CREDIT if credit else DEBIT,
@@ -436,7 +484,7 @@ def _entry(f: _Field, details: list[_Field], currency: str | None) -> ParsedEntr
         counterparty_bic=info.get("bic"),
         remittance_text=info.get("remittance"),
         structured_reference=info.get("structured"),
-        additional_info=" ".join(x for x in (info.get("booking_text"), " ".join(extra) or None) if x) or None,
+        additional_info=_additional_info(info.get("booking_text"), extra),
         bank_tx_code=code,
         raw_type_code=(f"{type_code.strip()}" if type_code else "") + (f" GVC {gvc.raw}" if gvc else "") or None,
         is_reversal=reversal,
@@ -446,8 +494,15 @@ def _entry(f: _Field, details: list[_Field], currency: str | None) -> ParsedEntr
         original_amount=orig_amount,
         original_currency=orig_ccy,
         source_line=f.line,
-        raw="\n".join(raw_lines),
+        raw="\n".join([f":61:{f.text}"] + [f":86:{d.text}" for d in details]) if keep_raw else None,
     )
+
+
+def _additional_info(booking_text: str | None, extra: list[str]) -> str | None:
+    joined = " ".join(extra)
+    if booking_text and joined:
+        return f"{booking_text} {joined}"
+    return booking_text or joined or None
 
 
 def _parse86(blocks: list[list[str]]) -> dict[str, str]:
@@ -461,7 +516,7 @@ def _parse86(blocks: list[list[str]]) -> dict[str, str]:
     if g:
         return _parse_gvc(joined, g.group(1), g.group(2))
     compact = joined.strip()
-    if len(_NL_TAG.findall(compact)) >= 1 and compact.startswith("/"):
+    if compact.startswith("/") and _NL_TAG.search(compact):
         return _parse_nl(compact)
     return _parse_free(lines)
 
@@ -514,16 +569,20 @@ def _parse_gvc(text: str, gvc: str, sep: str) -> dict[str, str]:
     return out
 
 
+def _nl_clean(value: str) -> str | None:
+    return value.strip().strip("/").strip() or None
+
+
 def _parse_nl(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    tags = list(_NL_TAG.finditer(text))
+    parts = _NL_TAG.split(text)  # [before, tag, value, tag, value, ...]: each value runs up to the next tag
     values: dict[str, str] = {}
-    for i, t in enumerate(tags):
-        end = tags[i + 1].start() if i + 1 < len(tags) else len(text)
-        values.setdefault(t.group(1), text[t.end() : end])
-    clean = lambda v: v.strip().strip("/").strip() or None  # noqa: E731
-    if values.get("TRTP") is not None and clean(values["TRTP"]):
-        out["booking_text"] = clean(values["TRTP"])  # type: ignore[assignment]
+    for i in range(1, len(parts), 2):
+        values.setdefault(parts[i], parts[i + 1])
+    clean = _nl_clean
+    trtp = values.get("TRTP")
+    if trtp is not None and (trtp := clean(trtp)):  # type: ignore[assignment]
+        out["booking_text"] = trtp
     if "CNTP" in values:  # ING: account/BIC/name/city
         parts = values["CNTP"].split("/")
         if parts and parts[0].strip():
@@ -533,9 +592,10 @@ def _parse_nl(text: str) -> dict[str, str]:
         if len(parts) > 2 and parts[2].strip():
             out["name"] = parts[2].strip()
     for tag, key in (("IBAN", "account"), ("BIC", "bic"), ("NAME", "name")):
-        v = clean(values.get(tag, ""))
-        if v and key not in out:
-            out[key] = v
+        if tag in values and key not in out:
+            v = clean(values[tag])
+            if v:
+                out[key] = v
     for tag in ("BENM", "ORDP"):
         if tag in values and "name" not in out:
             parts = [p.strip() for p in values[tag].split("/") if p.strip()]
@@ -560,10 +620,10 @@ def _parse_nl(text: str) -> dict[str, str]:
                 out["remittance"] = v
         if not out.get("remittance"):
             out.pop("remittance", None)
-    eref = clean(values.get("EREF", ""))
+    eref = clean(values["EREF"]) if "EREF" in values else None
     if eref and eref.upper() != "NOTPROVIDED":
         out["eref"] = eref
-    marf = clean(values.get("MARF", ""))
+    marf = clean(values["MARF"]) if "MARF" in values else None
     if marf:
         out["mref"] = marf
     if "RTRN" in values:

@@ -17,6 +17,8 @@ the flags ``is_return`` / ``is_reversal``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,6 +51,31 @@ class BankTransactionCode:
     is_reversal: bool = False
     direction: str | None = None  # "credit" / "debit" when the code itself implies one (BAI, GVC)
     proprietary: str | None = None  # camt Prtry/Cd given alongside (or instead of) the ISO code
+
+
+def _code_cache(fn: Callable[..., BankTransactionCode | None]) -> Callable[..., BankTransactionCode | None]:
+    """Memoise a ``normalise_*`` function: a statement repeats a handful of codes thousands of times, and the
+    result is immutable. Only short arguments are cached (the text comes from the file) and the cache is bounded.
+    """
+    cache: dict[tuple, BankTransactionCode | None] = {}
+
+    @functools.wraps(fn)
+    def cached(*args: str | None, **kwargs: str | None) -> BankTransactionCode | None:
+        if kwargs:
+            return fn(*args, **kwargs)
+        try:
+            return cache[args]
+        except KeyError:
+            pass
+        value = fn(*args)
+        if sum(len(a) for a in args if a) <= 128:
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[args] = value
+        return value
+
+    cached.cache_clear = cache.clear  # type: ignore[attr-defined]
+    return cached
 
 
 # --- ISO 20022 -----------------------------------------------------------------------------------------------
@@ -159,6 +186,7 @@ _ISO_SUBFAMILY_CATEGORY = {
 _ISO_DOMAIN_CATEGORY = {"FORX": FX, "SECU": SECURITIES, "LDAS": LOAN, "DERV": SECURITIES}
 
 
+@_code_cache
 def normalise_iso(
     domain: str | None, family: str | None, subfamily: str | None, proprietary: str | None = None
 ) -> BankTransactionCode | None:
@@ -291,6 +319,7 @@ SWIFT_TYPES: dict[str, tuple[str, str, str | None]] = {
 SWIFT_RETURN_TYPES = frozenset({"RTI"})
 
 
+@_code_cache
 def normalise_swift(type_code: str | None) -> BankTransactionCode | None:
     """MT940 ``:61:`` subfield 6: ``N``/``F``/``S`` followed by a three-character code (``NTRF``, ``NRTI``)."""
     if not type_code:
@@ -364,6 +393,7 @@ GVC_CODES: dict[str, tuple[str, str, str | None, str | None]] = {
 GVC_RETURN_CODES = frozenset({"009", "059", "108", "109", "159", "181", "184"})
 
 
+@_code_cache
 def normalise_gvc(code: str | None) -> BankTransactionCode | None:
     if not code:
         return None
@@ -444,6 +474,7 @@ def bai_direction(code: str) -> str | None:
     return None
 
 
+@_code_cache
 def normalise_bai(code: str | None) -> BankTransactionCode | None:
     if not code:
         return None

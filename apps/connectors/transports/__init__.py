@@ -1,0 +1,1 @@
+"""Transports move bytes; they know nothing of banks or ERPs. Only ``apps.connectors`` imports them."""

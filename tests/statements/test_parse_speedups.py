@@ -1,0 +1,97 @@
+"""Options and helpers added for parsing speed: ``keep_raw`` and the fast entry constructor."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from decimal import Decimal
+
+import pytest
+
+from apps.statements.parsers import Charge, CsvMapping, ParsedEntry, TransactionDetail, collect
+from apps.statements.parsers.model import new_charge, new_entry, new_transaction
+
+CAMT = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.04"><BkToCstmrStmt>
+ <GrpHdr><MsgId>M1</MsgId><CreDtTm>2024-01-02T10:00:00</CreDtTm></GrpHdr>
+ <Stmt><Id>S1</Id><Acct><Id><IBAN>NL02ABNA0123456789</IBAN></Id><Ccy>EUR</Ccy></Acct>
+  <Ntry><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><RvslInd>true</RvslInd><Sts>BOOK</Sts>
+   <BookgDt><Dt>2024-01-01</Dt></BookgDt><AcctSvcrRef>R1</AcctSvcrRef>
+   <NtryDtls><TxDtls><Refs><EndToEndId>E2E-1</EndToEndId></Refs>
+    <RltdPties><Dbtr><Nm>Payer Ltd</Nm></Dbtr></RltdPties><RmtInf><Ustrd>Invoice 1</Ustrd></RmtInf>
+   </TxDtls></NtryDtls></Ntry>
+  <Ntry><Amt Ccy="EUR">2.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2024-01-01</Dt></BookgDt></Ntry>
+ </Stmt>
+</BkToCstmrStmt></Document>
+"""
+PAYPAL_STATEMENT = CsvMapping(
+    date="Date",
+    date_format="%m/%d/%Y",
+    amount="Net",
+    currency="Currency",
+    balance="Balance",
+    description="Description",
+    counterparty_name="Name",
+    reference="Transaction ID",
+    thousands_separator=",",
+    account="paypal@my-company.com",
+)
+
+
+def _entries(path_or_bytes, **kwargs):
+    f = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes.open("rb")
+    with f:
+        return [e for _, entries in collect(f, **kwargs) for e in entries]
+
+
+def test_camt_raw_only_with_keep_raw():
+    xml = CAMT.encode()
+    assert all(e.raw is None for e in _entries(xml))
+    kept = _entries(xml, keep_raw=True)
+    assert kept[0].raw.startswith("<Ntry") and kept[0].raw.rstrip().endswith("</Ntry>")
+    assert "<RvslInd>true</RvslInd>" in kept[0].raw
+    # everything else is the same with or without the raw copy
+    assert [dataclasses.replace(e, raw=None) for e in kept] == _entries(xml)
+
+
+@pytest.mark.parametrize(
+    "relative, kwargs, starts",
+    [
+        ("mt940/mt940_abnamro_wolph-jejik.sta", {}, ":61:"),
+        ("bai2/bai2_moov_sample2.bai2", {}, "16,"),
+        ("csv/csv_paypal_statement_en_oca.csv", {"format": "csv", "csv_mapping": PAYPAL_STATEMENT}, ""),
+    ],
+)
+def test_line_formats_raw_only_with_keep_raw(sample, relative, kwargs, starts):
+    path = sample(relative)
+    plain = _entries(path, **kwargs)
+    kept = _entries(path, keep_raw=True, **kwargs)
+    assert plain and all(e.raw is None for e in plain)
+    assert all(e.raw and e.raw.startswith(starts) for e in kept)
+    assert [dataclasses.replace(e, raw=None) for e in kept] == plain
+
+
+@pytest.mark.parametrize(
+    "make, cls, required",
+    [
+        (new_entry, ParsedEntry, {"amount": Decimal("1.50"), "currency": "EUR", "direction": "credit"}),
+        (new_transaction, TransactionDetail, {"amount": None, "currency": None, "direction": None}),
+        (new_charge, Charge, {"amount": Decimal("0.10"), "currency": "EUR"}),
+    ],
+)
+def test_fast_constructors_build_the_same_frozen_dataclass(make, cls, required):
+    fast = make(**required)
+    slow = cls(**required)
+    assert type(fast) is cls and fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.currency = "USD"
+    assert dataclasses.replace(fast, currency="USD").currency == "USD"
+    with pytest.raises(TypeError):
+        make(**dict(list(required.items())[:-1]))  # a required field left out
+    with pytest.raises(TypeError):
+        make(no_such_field=1, **required)
+
+
+def test_fast_entry_constructor_sets_every_field():
+    values = {f.name: f"v{i}" for i, f in enumerate(dataclasses.fields(ParsedEntry))}
+    assert new_entry(**values) == ParsedEntry(**values)
