@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import io
 import os
 import resource
@@ -35,7 +36,7 @@ import gen_camt053  # noqa: E402
 import gen_mt940  # noqa: E402
 
 CAMT_IBAN = "NL02ABNA0123456789"
-MT940_IBAN = "NL02INGB0123456789"
+MT940_IBAN = "NL69INGB0123456789"
 NS = "{urn:iso:std:iso:20022:tech:xsd:camt.053.001.02}"
 
 
@@ -44,7 +45,8 @@ def _bench_database_url() -> str:
     if not url.startswith("postgres"):
         sys.exit("bench_statements needs PostgreSQL: set DATABASE_URL=postgres://...")
     base, _, name = url.rpartition("/")
-    return f"{base}/{name.split('?')[0]}_bench"
+    name = name.split("?")[0]
+    return f"{base}/{name}" if name.endswith("_bench") else f"{base}/{name}_bench"
 
 
 def _setup_django() -> None:
@@ -156,9 +158,29 @@ def bare_camt(path: Path, dsn: str) -> float:
         return time.perf_counter() - start
 
 
+_LINE61 = re.compile(r"(\d{6})(\d{4})?(R?[CD])([A-Z])?([\d,]+)([A-Z]\w{3})([^/]*)(?://(.*))?")
+_TAGS = re.compile(r"/(EREF|CNTP|REMI|TRTP|MARF|CSID)/")
+
+
 def bare_mt940(path: Path, dsn: str) -> float:
-    """A bare line parser of :61:/:86: + COPY into a table with the same unique key."""
+    """A bare line parser of the same fields (:61: date, mark, amount, type, references; :86: end-to-end id,
+    counterparty account/BIC/name, remittance) + COPY into a table with the same unique key."""
     import psycopg
+
+    def entry(line61: str, info: str, n: int):
+        m = _LINE61.match(line61)
+        day = f"20{m.group(1)[:2]}-{m.group(1)[2:4]}-{m.group(1)[4:6]}"
+        amount = m.group(5).replace(",", ".")
+        debit = m.group(3).endswith("D")
+        signed = "-" + amount if debit else amount
+        parts = _TAGS.split(info)
+        fields = dict(zip(parts[1::2], parts[2::2]))
+        cntp = fields.get("CNTP", "").split("/")
+        e2e = fields.get("EREF", "").strip("/")
+        remi = fields.get("REMI", "").replace("USTD//", "").strip("/")
+        key = hashlib.sha256(f"1|EUR|{signed}|{day}|{e2e}|{m.group(8)}|{cntp[0]}|{remi}|{n}".encode()).hexdigest()
+        return (1, key, day, day, signed, "debit" if debit else "credit", "booked", m.group(8), e2e,
+                cntp[2] if len(cntp) > 2 else None, cntp[0], remi, "SWIFT:" + m.group(6))
 
     with psycopg.connect(dsn) as conn:
         _bare_table(conn)
@@ -167,34 +189,25 @@ def bare_mt940(path: Path, dsn: str) -> float:
 
         def rows():
             n = 0
-            with path.open("r", encoding="latin-1") as fh:
-                pending = None
-                info = []
-                for line in fh:
+            line61, info = None, []
+            with path.open("r", encoding="utf-8") as fh:
+                for raw in fh:
+                    line = raw.rstrip("\r\n")
                     if line.startswith(":61:"):
-                        if pending:
-                            yield pending + ("".join(info),)
-                        info = []
-                        body = line[4:].rstrip()
-                        valdate = f"20{body[0:2]}-{body[2:4]}-{body[4:6]}"
-                        rest = body[10:] if body[6:10].isdigit() else body[6:]
-                        mark = "D" if rest.startswith("D") else "C"
-                        rest = rest[1:]
-                        i = 0
-                        while i < len(rest) and (rest[i].isdigit() or rest[i] == ","):
-                            i += 1
-                        amount = rest[:i].replace(",", ".")
-                        signed = amount if mark == "C" else "-" + amount
-                        ref = rest[i + 4:].split("//")[-1]
+                        if line61:
+                            n += 1
+                            yield entry(line61, "".join(info), n)
+                        line61, info = line[4:], []
+                    elif line.startswith(":86:"):
+                        info.append(line[4:])
+                    elif info and not line.startswith(":"):
+                        info.append(line)
+                    elif line.startswith(":62") and line61:
                         n += 1
-                        key = hashlib.sha256(f"1|EUR|{signed}|{mark}|{valdate}|{ref}|{n}".encode()).hexdigest()
-                        pending = (1, key, valdate, valdate, signed, mark, "booked", ref, None, None, None)
-                    elif line.startswith(":86:") or (info and not line.startswith(":")):
-                        info.append(line[4:].rstrip() if line.startswith(":86:") else line.rstrip())
-                if pending:
-                    yield pending + ("".join(info),)
+                        yield entry(line61, "".join(info), n)
+                        line61, info = None, []
 
-        _copy(conn, ((*r[:11], r[11], "SWIFT:TRF") for r in rows()))
+        _copy(conn, rows())
         return time.perf_counter() - start
 
 

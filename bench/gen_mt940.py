@@ -66,7 +66,7 @@ def generate(path: Path, n: int) -> None:
         out.write(
             "{1:F01INGBNL2ABXXX0000000000}{2:I940INGBNL2AXXXN}{4:\n"
             ":20:P240307000000001\n"
-            ":25:NL02INGB0123456789EUR\n"
+            ":25:NL69INGB0123456789EUR\n"
             ":28C:00001\n"
             f":60F:C240306EUR{_amount(OPENING)}\n"
         )

@@ -114,9 +114,12 @@ class StatementEntry(models.Model):
     elsewhere, audited. The one change an entry itself sees is a pending report superseded by its booking.
     """
 
-    bank_account = models.ForeignKey("org.BankAccount", on_delete=models.PROTECT, related_name="statement_entries")
+    # Indexes are kept to what queries need: the unique key and (account, booking date) lead with the account.
+    bank_account = models.ForeignKey(
+        "org.BankAccount", on_delete=models.PROTECT, related_name="statement_entries", db_index=False
+    )
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="entries")
-    raw_document = models.ForeignKey(RawDocument, on_delete=models.PROTECT, related_name="+")
+    raw_document = models.ForeignKey(RawDocument, on_delete=models.PROTECT, related_name="+", db_index=False)
     natural_key = models.CharField(max_length=64)
     occurrence = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=8, choices=EntryStatus.choices)
@@ -150,7 +153,7 @@ class StatementEntry(models.Model):
     transactions = models.JSONField(default=list, blank=True, help_text="Underlying transactions of a batch")
     source_location = models.CharField(max_length=200, blank=True)
     detail_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="details",
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="details", db_index=False,
         help_text="A camt.054 notification detailing a batched booking: not money of its own",
     )
     superseded_at = models.DateTimeField(null=True, blank=True, help_text="When a pending report was booked")

@@ -222,3 +222,36 @@ def test_importing_needs_the_import_permission(make_user, account):
 def test_memory_stream_input_works(account):
     result = statement_file_import(content=io.BytesIO(camt(entries=[E("3.00", ref="M")])), filename="m.xml")
     assert result.entries_created == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_files_imported_at_once_book_each_entry_once(account_a, settings, tmp_path):
+    import threading
+
+    from django.db import connection
+
+    settings.MEDIA_ROOT = tmp_path
+    shared = [E(f"{n}.00", ref=f"SH{n}") for n in range(1, 40)]
+    files = [camt(stmt_id="P1", entries=shared + [E("0.50", ref="ONLY1")]),
+             camt(stmt_id="P2", entries=shared + [E("0.70", ref="ONLY2")])]
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def work(content):
+        try:
+            barrier.wait()
+            results.append(run(content))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and [r.status for r in results] == ["imported", "imported"]
+    assert StatementEntry.objects.count() == 41
+    assert sum(r.entries_created for r in results) == 41
+    assert sum(r.entries_created + r.entries_duplicate for r in results) == 80
