@@ -171,6 +171,19 @@ class StatementEntry(models.Model):
         return f"{self.booking_date or self.value_date} {self.amount} {self.currency} {self.counterparty_name}"
 
 
+class EntryTransaction(models.Model):
+    """One underlying transaction of a batched booking, by end-to-end id: how a camt.054 notification that details
+    the batch finds it (and is linked to it instead of counting as money of its own)."""
+
+    entry = models.ForeignKey(StatementEntry, on_delete=models.PROTECT, related_name="batch_transactions")
+    bank_account = models.ForeignKey("org.BankAccount", on_delete=models.PROTECT, related_name="+", db_index=False)
+    end_to_end_id = models.CharField(max_length=100)
+    amount = AmountField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["bank_account", "end_to_end_id"])]
+
+
 class CashPosition(models.Model):
     """Closing balances per account and day, kept current by statement imports."""
 

@@ -32,6 +32,7 @@ from apps.exceptions.services import case_open
 from apps.org.models import BankAccount, BankPartner
 from apps.statements import parsers
 from apps.statements.models import CashPosition, CsvMapping, ImportRun, Statement, StatementEntry, StatementKind
+from apps.statements.linking import batch_rows_register, notification_rows_link
 from apps.statements.storage import store_batch
 
 logger = logging.getLogger(__name__)
@@ -446,7 +447,11 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
             occurrences[slot] = occurrence
             key = hashlib.sha256(base + b"\x1e" + str(occurrence).encode()).hexdigest()
             rows.append(_row(entry, key, occurrence, account, statement, document, currency, now))
+        if parsed.kind == StatementKind.NOTIFICATION:
+            notification_rows_link(account.pk, rows)
         outcome = store_batch(rows, may_supersede=may_supersede)
+        if parsed.kind != StatementKind.NOTIFICATION:
+            batch_rows_register(account.pk, rows, outcome.created_keys)
         sr.entries += len(rows)
         statement.entries_created += len(outcome.created_keys)
         statement.entries_duplicate += outcome.duplicates
