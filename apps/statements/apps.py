@@ -7,8 +7,12 @@ class StatementsConfig(AppConfig):
     verbose_name = "Bank statements"
 
     def ready(self) -> None:
+        from apps.core.events import subscribe
         from apps.core.roles import register_role_permissions
         from apps.statements import kinds  # noqa: F401  registers the case kinds
+        from apps.statements.services import channel_documents_subscriber
+
+        subscribe("statements.channel_documents", channel_documents_subscriber)
 
         read = [f"statements.view_{m}" for m in ("statement", "statemententry", "importrun", "cashposition",
                                                    "csvmapping")]

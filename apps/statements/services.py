@@ -692,6 +692,29 @@ def _dry_run(content, filename, fmt, mapping) -> ImportResult:
     return result
 
 
+# --- bank channels ----------------------------------------------------------------------------------------------
+
+CHANNEL_OPERATIONS = {"fetch_statements", "fetch_status_reports"}
+
+
+def channel_documents_subscriber(event) -> None:
+    """Outbox subscriber: files a bank channel fetched are imported through the same pipeline as uploads.
+
+    Writes only run rows in the relay's transaction; the import itself is queued after commit (one task per
+    file). A file that already has a run is left alone, so relaying the event twice imports nothing twice.
+    """
+    if event.type != "connection.documents_received" or event.payload.get("operation") not in CHANNEL_OPERATIONS:
+        return
+    from apps.statements.tasks import statement_import_run_task
+
+    source = f"channel:{event.payload.get('connection', '')}"[:100]
+    for document in RawDocument.objects.filter(pk__in=event.payload.get("documents") or []):
+        if document.size == 0 or document.statement_imports.exists():
+            continue
+        run = ImportRun.objects.create(raw_document=document, source=source)
+        transaction.on_commit(lambda run_id=run.pk: statement_import_run_task.delay(run_id))
+
+
 # --- retry -------------------------------------------------------------------------------------------------------
 
 def statement_document_retry(case) -> str:

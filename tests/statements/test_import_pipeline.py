@@ -275,3 +275,25 @@ def test_camt054_details_of_a_batched_booking_are_linked_not_extra_money(account
     assert set(details.values_list("detail_of", flat=True)) == {batch.pk}
     money = StatementEntry.objects.filter(detail_of__isnull=True)
     assert list(money.values_list("amount", flat=True)) == [Decimal("300.00000")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_files_fetched_by_a_bank_channel_are_imported_once(account_a, settings, tmp_path):
+    from django.db import transaction
+
+    from apps.core.events import event_emit, outbox_relay
+    from apps.core.models import Event
+    from apps.core.services import document_store
+
+    settings.MEDIA_ROOT = tmp_path
+    doc, _ = document_store(content=camt(entries=[E("9.00", ref="CH1")]), source="bank:DEUT",
+                            media_type="application/xml", filename="fetched.xml")
+    with transaction.atomic():
+        event = event_emit("connection.documents_received", account_a, {
+            "connection": "deut-sftp", "operation": "fetch_statements", "documents": [doc.pk]})
+    run_row = ImportRun.objects.get(raw_document=doc)
+    assert run_row.source == "channel:deut-sftp" and run_row.status == "imported"  # relayed and run on commit
+    Event.objects.filter(pk=event.pk).update(published_at=None)  # the relay delivers it again
+    outbox_relay()
+    assert ImportRun.objects.filter(raw_document=doc).count() == 1
+    assert StatementEntry.objects.count() == 1
