@@ -14,6 +14,7 @@ from apps.core.services import document_store
 from apps.exceptions.models import ExceptionCase
 from apps.exceptions.services import case_open
 from apps.org.models import BankAccount, BankPartner, Counterparty, LegalEntity
+from apps.statements.services import statement_file_import
 
 CONFIG = Path(__file__).resolve().parents[2] / "demo" / "config.yaml"
 
@@ -61,7 +62,15 @@ class Command(BaseCommand):
         self.stdout.write(f"configuration: {sum(r.action != 'unchanged' for r in results)} item(s) created or updated")
         if not ExceptionCase.objects.exists():
             self._cases()
+        self._statements()
         self.stdout.write(self.style.SUCCESS(f"{ExceptionCase.objects.count()} case(s) in the queue"))
+
+    def _statements(self) -> None:
+        """Bank files for the demo accounts, imported through the same pipeline as every other file."""
+        for path in sorted((CONFIG.parent / "statements").iterdir()):
+            result = statement_file_import(content=path.read_bytes(), filename=path.name, source="demo",
+                                           media_type="application/xml")
+            self.stdout.write(f"{path.name}: {result.status}, {result.entries_created} entries")
 
     @transaction.atomic
     def _cases(self) -> None:
