@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.expenses",
     "apps.connectors",
+    "apps.webhooks",
     "apps.console",
 ]
 
@@ -233,6 +234,7 @@ CELERY_TASK_ROUTES = {
     "apps.core.tasks.*": {"queue": "events"},
     "apps.connectors.tasks.*": {"queue": "connectors"},
     "apps.statements.tasks.*": {"queue": "statements"},
+    "apps.webhooks.tasks.*": {"queue": "events"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("apps.org.api.urls")),
     path("", include("apps.connectors.api.urls")),
     path("", include("apps.statements.api.urls")),
+    path("", include("apps.webhooks.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("cases/", include("apps.exceptions.urls")),
     path("connections/", include("apps.connectors.urls")),
     path("statements/", include("apps.statements.urls")),
+    path("webhooks/", include("apps.webhooks.urls")),
     path("", include("apps.console.urls")),
 ]
 

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from apps.connectors.crypto import credentials_encrypt
+from apps.core.crypto import credentials_encrypt
 from apps.connectors.models import Connection, SyncRun
 from apps.connectors.services import _parse_credentials
 from apps.core.admin import AuditedAdmin, ReadOnlyAdmin

@@ -34,7 +34,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from apps.connectors.crypto import credentials_decrypt, secret_values
+from apps.core.crypto import credentials_decrypt, secret_values
 from apps.connectors.errors import (
     AuthenticationFailed,
     ConnectorUnavailable,

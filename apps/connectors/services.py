@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.connectors import resilience
 from apps.connectors.channels import adapter_factory, bank_channel_for
-from apps.connectors.crypto import credentials_decrypt, credentials_encrypt
+from apps.core.crypto import credentials_decrypt, credentials_encrypt
 from apps.connectors.errors import PermanentError
 from apps.connectors.interfaces import RUNNABLE_OPERATIONS, BankChannel, ErpAdapter, ExpenseSource
 from apps.connectors.models import Connection, PartnerKind, SyncRun, Transport

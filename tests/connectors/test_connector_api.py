@@ -146,7 +146,7 @@ def test_admin_page_replaces_credentials_write_only(db, drop_connection, make_us
     response = client.post(f"/connections/{conn.pk}/credentials/", {"credentials": '{"token": "N3w-T0ken"}',
                                                                     "reason": "rotation"})
     assert response.status_code == 302
-    from apps.connectors.crypto import credentials_decrypt
+    from apps.core.crypto import credentials_decrypt
 
     conn.refresh_from_db()
     assert credentials_decrypt(conn.credentials_ciphertext) == {"token": "N3w-T0ken"}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 
-from apps.connectors.crypto import credentials_decrypt
+from apps.core.crypto import credentials_decrypt
 from apps.connectors.errors import AuthenticationFailed, PermanentError, sanitize
 from apps.connectors.models import Connection, SyncRun
 from apps.connectors.services import connection_credentials_replace, get_bank_channel

@@ -1,4 +1,4 @@
-"""Credentials at rest: Fernet (AES-128-CBC + HMAC-SHA256) with ``settings.FINOPS_CREDENTIALS_KEY``.
+"""Secrets at rest (connection credentials, webhook secrets): Fernet (AES-128-CBC + HMAC-SHA256) with ``settings.FINOPS_CREDENTIALS_KEY``.
 
 ``FINOPS_CREDENTIALS_KEY`` may list several keys separated by commas: the first encrypts, all decrypt (key rotation,
 see :func:`credentials_reencrypt`). Without it (development and tests only; production refuses to start) the key

@@ -1,0 +1,3 @@
+app_name = "webhooks"
+
+urlpatterns: list = []  # console pages for webhook subscriptions and deliveries
