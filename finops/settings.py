@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.expenses",
     "apps.connectors",
     "apps.webhooks",
+    "apps.sandbox",
     "apps.console",
 ]
 

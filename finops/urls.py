@@ -23,6 +23,7 @@ urlpatterns = [
     path("connections/", include("apps.connectors.urls")),
     path("statements/", include("apps.statements.urls")),
     path("webhooks/", include("apps.webhooks.urls")),
+    path("sandbox/", include("apps.sandbox.urls")),
     path("", include("apps.console.urls")),
 ]
 
