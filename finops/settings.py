@@ -236,6 +236,7 @@ CELERY_TASK_ROUTES = {
     "apps.connectors.tasks.*": {"queue": "connectors"},
     "apps.statements.tasks.*": {"queue": "statements"},
     "apps.webhooks.tasks.*": {"queue": "events"},
+    "apps.payments.tasks.*": {"queue": "payments"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

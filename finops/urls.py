@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.connectors.api.urls")),
     path("", include("apps.statements.api.urls")),
     path("", include("apps.webhooks.api.urls")),
+    path("", include("apps.payments.api.urls")),
 ]
 
 urlpatterns = [

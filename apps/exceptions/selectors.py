@@ -19,6 +19,16 @@ def case_list(*, user) -> QuerySet[ExceptionCase]:
     return qs
 
 
+def case_for_subject(*, subject, kind: str) -> ExceptionCase | None:
+    """The active case of ``kind`` about ``subject``, for the app that owns the subject (no user filter)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    return ExceptionCase.objects.filter(
+        kind=kind, subject_type=ContentType.objects.get_for_model(subject), subject_id=str(subject.pk),
+        status__in=ACTIVE_STATUSES,
+    ).first()
+
+
 def case_get(*, user, pk: int) -> ExceptionCase:
     return case_list(user=user).get(pk=pk)
 

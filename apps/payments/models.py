@@ -1,0 +1,206 @@
+"""Payments out: batches from the ERP, their instructions, flags, approval rules and approvals."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from apps.core.fields import AmountField, CurrencyField
+from apps.core.models import RawDocument, TimeStampedModel
+from apps.core.state import machine
+
+
+class BatchStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    VALIDATED = "validated", "Validated"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    TRANSMITTED = "transmitted", "Transmitted"
+    ACCEPTED = "accepted", "Accepted by the bank"
+    PARTIALLY_ACCEPTED = "partially_accepted", "Partially accepted"
+    REJECTED = "rejected", "Rejected"
+    SETTLED = "settled", "Settled"
+    RETURNED = "returned", "Returned"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+BATCH_TRANSITIONS = machine(
+    {
+        BatchStatus.RECEIVED: {BatchStatus.VALIDATED, BatchStatus.REJECTED, BatchStatus.CANCELLED},
+        BatchStatus.VALIDATED: {BatchStatus.PENDING_APPROVAL, BatchStatus.CANCELLED},
+        BatchStatus.PENDING_APPROVAL: {BatchStatus.APPROVED, BatchStatus.REJECTED, BatchStatus.CANCELLED,
+                                       BatchStatus.PENDING_APPROVAL},
+        BatchStatus.APPROVED: {BatchStatus.TRANSMITTED, BatchStatus.PENDING_APPROVAL, BatchStatus.CANCELLED},
+        BatchStatus.TRANSMITTED: {BatchStatus.ACCEPTED, BatchStatus.PARTIALLY_ACCEPTED, BatchStatus.REJECTED},
+        BatchStatus.ACCEPTED: {BatchStatus.SETTLED, BatchStatus.RETURNED, BatchStatus.PARTIALLY_ACCEPTED},
+        BatchStatus.PARTIALLY_ACCEPTED: {BatchStatus.SETTLED, BatchStatus.RETURNED},
+        BatchStatus.REJECTED: set(),
+        BatchStatus.SETTLED: {BatchStatus.RETURNED},
+        BatchStatus.RETURNED: set(),
+        BatchStatus.CANCELLED: set(),
+    },
+    reason_required={BatchStatus.REJECTED, BatchStatus.CANCELLED},
+)
+
+
+class Source(models.TextChoices):
+    API = "api", "API"
+    ERP_PULL = "erp_pull", "ERP pull"
+    UPLOAD = "upload", "Upload"
+    REIMBURSEMENT = "reimbursement", "Expense reimbursement"
+
+
+class PaymentBatch(TimeStampedModel):
+    entity = models.ForeignKey("org.LegalEntity", on_delete=models.PROTECT, related_name="payment_batches")
+    debtor_account = models.ForeignKey("org.BankAccount", on_delete=models.PROTECT, related_name="payment_batches")
+    requested_execution_date = models.DateField()
+    erp_reference = models.CharField(max_length=100)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    status = models.CharField(max_length=20, choices=BatchStatus.choices, default=BatchStatus.RECEIVED,
+                              db_index=True)
+    currency = CurrencyField()
+    total_amount = AmountField(default=0)
+    instruction_count = models.PositiveIntegerField(default=0)
+    content_sha256 = models.CharField(max_length=64, help_text="Canonical content; approvals are bound to it")
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    required_roles = models.JSONField(default=list, blank=True)
+    approval_rules = models.JSONField(default=list, blank=True, help_text="Rule versions that applied, at receipt")
+    raw_document = models.ForeignKey(RawDocument, null=True, blank=True, on_delete=models.PROTECT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    last_edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("approve_paymentbatch", "Can approve or reject payment batches")]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "erp_reference"], name="payment_batch_erp_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.erp_reference} ({self.instruction_count} payments, {self.total_amount} {self.currency})"
+
+
+class InstructionStatus(models.TextChoices):
+    READY = "ready", "Ready"
+    HELD = "held", "Held for review"
+    ACCEPTED = "accepted", "Accepted by the bank"
+    REJECTED = "rejected", "Rejected by the bank"
+    SETTLED = "settled", "Settled"
+    RETURNED = "returned", "Returned"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PaymentInstruction(TimeStampedModel):
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="instructions")
+    position = models.PositiveIntegerField(help_text="Index in the batch as received (0-based)")
+    end_to_end_id = models.CharField(max_length=35)
+    amount = AmountField()
+    currency = CurrencyField()
+    creditor_name = models.CharField(max_length=140)
+    creditor_iban = models.CharField(max_length=34, blank=True)
+    creditor_account_number = models.CharField(max_length=34, blank=True)
+    creditor_routing = models.CharField(max_length=20, blank=True)
+    creditor_bic = models.CharField(max_length=11, blank=True)
+    creditor_address = models.JSONField(default=dict, blank=True)
+    counterparty = models.ForeignKey("org.Counterparty", null=True, blank=True, on_delete=models.PROTECT)
+    counterparty_ref = models.CharField(max_length=50, blank=True)
+    remittance_information = models.CharField(max_length=140, blank=True)
+    purpose = models.CharField(max_length=4, blank=True)
+    erp_reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=InstructionStatus.choices, default=InstructionStatus.READY)
+    bank_status = models.CharField(max_length=4, blank=True)
+    bank_reason_code = models.CharField(max_length=10, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["batch", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "end_to_end_id"], name="instruction_e2e_per_batch"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="instruction_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.end_to_end_id}: {self.amount} {self.currency} to {self.creditor_name}"
+
+
+class FlagKind(models.TextChoices):
+    DUPLICATE = "duplicate", "Possible duplicate payment"
+    BANK_DETAILS_CHANGED = "bank_details_changed", "Creditor bank details changed"
+    DENYLIST = "denylist", "Sanctions / denylist hit"
+    TRANSLITERATED = "transliterated", "Characters outside the SEPA set were replaced"
+
+
+class PaymentFlag(models.Model):
+    """Why an instruction is held (or, for information flags, what was changed on its way)."""
+
+    instruction = models.ForeignKey(PaymentInstruction, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=24, choices=FlagKind.choices)
+    field = models.CharField(max_length=60, blank=True)
+    message = models.TextField()
+    holds = models.BooleanField(default=True, help_text="Holds the instruction until reviewed")
+    cleared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class ApprovalRule(TimeStampedModel):
+    """Per entity: from an amount (in the entity's base currency) upwards, how many distinct approvers with which
+    roles. Rules are versioned: a change applies to batches received after it."""
+
+    entity = models.ForeignKey("org.LegalEntity", on_delete=models.PROTECT, related_name="approval_rules")
+    name = models.CharField(max_length=100)
+    min_amount = AmountField(default=0)
+    sources = models.JSONField(default=list, blank=True, help_text="Empty: every source")
+    changed_bank_details = models.BooleanField(default=False, help_text="Only for batches with changed details")
+    approvers = models.PositiveSmallIntegerField(default=1)
+    roles = models.JSONField(default=list, blank=True, help_text="Roles an approver must hold, e.g. ['approver']")
+    version = models.PositiveIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["entity", "min_amount"]
+        constraints = [models.UniqueConstraint(fields=["entity", "name"], name="approval_rule_name")]
+
+    def __str__(self) -> str:
+        return f"{self.entity.code} {self.name} v{self.version}"
+
+
+class Approval(models.Model):
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    content_sha256 = models.CharField(max_length=64)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "approver"], condition=models.Q(voided_at__isnull=True),
+                                    name="one_live_approval_per_approver"),
+        ]
+
+
+class DenylistEntry(TimeStampedModel):
+    """A blocked name or account, screened against every creditor (fuzzy on names, exact on accounts)."""
+
+    name = models.CharField(max_length=140, blank=True)
+    account = models.CharField(max_length=34, blank=True, help_text="IBAN or account number, exact")
+    reason = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "denylist entries"
+        constraints = [models.CheckConstraint(condition=~models.Q(name="", account=""), name="denylist_has_key")]
+
+    def __str__(self) -> str:
+        return self.name or self.account
