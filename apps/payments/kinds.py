@@ -13,3 +13,18 @@ register_kind(CaseKind(
     suggested_actions=("Check for a duplicate payment", "Confirm changed bank details with the vendor by phone",
                        "Release or cancel the instruction"),
 ))
+
+
+def _transmission_retry(case) -> str:
+    from apps.payments.transmission import transmission_retry
+
+    return transmission_retry(case)
+
+
+register_kind(CaseKind(
+    "payment.transmission_failed", "Payment file not sent", severity="critical", sla_hours=2,
+    suggested_actions=("Read the error: connection down, file invalid, or outcome unknown",
+                       "Retry once the bank connection is back (the file is never sent twice)",
+                       "If the outcome is unknown, ask the bank whether the file arrived before anything else"),
+    retry=_transmission_retry,
+))

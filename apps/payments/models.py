@@ -204,3 +204,29 @@ class DenylistEntry(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name or self.account
+
+
+class PaymentFile(TimeStampedModel):
+    """A generated bank file (pain.001 / NACHA) and where it is on its way to the bank. A file is sent at most
+    once: its state is checked under a row lock before every attempt."""
+
+    class Status(models.TextChoices):
+        GENERATED = "generated", "Generated, not sent"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent to the bank"
+
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="files")
+    bank_partner = models.ForeignKey("org.BankPartner", on_delete=models.PROTECT, related_name="+")
+    format = models.CharField(max_length=20)
+    message_id = models.CharField(max_length=35)
+    raw_document = models.ForeignKey(RawDocument, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.GENERATED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bank_partner", "message_id"], name="payment_file_message_id"),
+        ]

@@ -326,6 +326,9 @@ def payment_batch_approve(*, batch_id: int, actor) -> PaymentBatch:
         BATCH_TRANSITIONS.move(batch, to=BatchStatus.APPROVED, actor=actor,
                                reason=f"approved by {live} of {batch.required_approvals}")
         event_emit("payment_batch.approved", batch, _payload(batch), actor=actor)
+        from apps.payments.tasks import payment_batch_transmit_task
+
+        transaction.on_commit(lambda: payment_batch_transmit_task.delay(batch.pk))
     else:
         audited_save(batch, actor=actor, reason=f"approval {live} of {batch.required_approvals}",
                      update_fields=["status"])
