@@ -28,3 +28,8 @@ register_kind(CaseKind(
                        "If the outcome is unknown, ask the bank whether the file arrived before anything else"),
     retry=_transmission_retry,
 ))
+
+register_kind(CaseKind(
+    "payment.status_unmatched", "Bank status report we cannot match", severity="high", sla_hours=8,
+    suggested_actions=("Check which system sent the original file", "Dismiss if it belongs to another system"),
+))

@@ -94,6 +94,21 @@ class InstructionStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+INSTRUCTION_TRANSITIONS = machine(
+    {
+        InstructionStatus.READY: {InstructionStatus.HELD, InstructionStatus.ACCEPTED, InstructionStatus.REJECTED,
+                                  InstructionStatus.CANCELLED, InstructionStatus.RETURNED},
+        InstructionStatus.HELD: {InstructionStatus.READY, InstructionStatus.CANCELLED},
+        InstructionStatus.ACCEPTED: {InstructionStatus.SETTLED, InstructionStatus.REJECTED, InstructionStatus.RETURNED},
+        InstructionStatus.SETTLED: {InstructionStatus.RETURNED},
+        InstructionStatus.REJECTED: set(),
+        InstructionStatus.RETURNED: set(),
+        InstructionStatus.CANCELLED: set(),
+    },
+    reason_required={InstructionStatus.CANCELLED},
+)
+
+
 class PaymentInstruction(TimeStampedModel):
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="instructions")
     position = models.PositiveIntegerField(help_text="Index in the batch as received (0-based)")

@@ -27,6 +27,7 @@ from apps.org.models import BankAccount, Counterparty, LegalEntity
 from apps.org.selectors import can_access_entity
 from apps.payments.models import (
     BATCH_TRANSITIONS,
+    INSTRUCTION_TRANSITIONS,
     Approval,
     ApprovalRule,
     BatchStatus,
@@ -216,8 +217,7 @@ def _payload(batch: PaymentBatch, **extra) -> dict:
 def _hold(instruction: PaymentInstruction, kind: str, field: str, message: str, actor) -> None:
     PaymentFlag.objects.create(instruction=instruction, kind=kind, field=field, message=message, holds=True)
     if instruction.status != InstructionStatus.HELD:
-        instruction.status = InstructionStatus.HELD
-        audited_save(instruction, actor=actor, reason=f"held: {kind}", update_fields=["status"])
+        INSTRUCTION_TRANSITIONS.move(instruction, to=InstructionStatus.HELD, actor=actor, reason=f"held: {kind}")
     case_open(
         kind="payment.flagged", subject=instruction, legal_entity=instruction.batch.entity, reason_code=kind,
         amount=instruction.amount, currency=instruction.currency, actor=actor,
@@ -421,8 +421,8 @@ def payment_flag_clear(*, flag_id: int, actor, reason: str) -> PaymentFlag:
     flag.save(update_fields=["cleared_by", "cleared_at"])
     instruction = flag.instruction
     if not instruction.flags.filter(holds=True, cleared_at__isnull=True).exists():
-        instruction.status = InstructionStatus.READY
-        audited_save(instruction, actor=actor, reason=f"released: {reason}", update_fields=["status"])
+        INSTRUCTION_TRANSITIONS.move(instruction, to=InstructionStatus.READY, actor=actor,
+                                     reason=f"released: {reason}")
         batch.content_sha256 = batch_content_hash(batch)
         batch.save(update_fields=["content_sha256", "updated_at"])
         case = case_for_subject(subject=instruction, kind="payment.flagged")
