@@ -25,6 +25,7 @@ urlpatterns = [
     path("statements/", include("apps.statements.urls")),
     path("webhooks/", include("apps.webhooks.urls")),
     path("sandbox/", include("apps.sandbox.urls")),
+    path("payments/", include("apps.payments.urls")),
     path("", include("apps.console.urls")),
 ]
 
