@@ -38,6 +38,7 @@ from apps.payments.models import (
     PaymentFlag,
     PaymentInstruction,
 )
+from apps.payments.profiles import bank_profile_check
 from apps.payments.validation import (
     Problems,
     bic_from_iban,
@@ -156,6 +157,8 @@ def payment_batch_receive(*, data: dict, source: str = "api", actor=None, raw: b
             or "", "remittance_information": remittance[:140], "purpose": item.get("purpose") or "",
             "erp_reference": item.get("erp_reference") or "", "status": InstructionStatus.READY,
         })
+    if debtor is not None and currency:
+        bank_profile_check(bank=debtor.bank, execution=execution, currency=currency, rows=rows, problems=problems)
     if PaymentBatch.objects.filter(entity=entity, erp_reference=data["erp_reference"]).exists():
         problems.add("erp_reference", f"batch {data['erp_reference']!r} of {entity.code} was received before.")
     problems.raise_if_any()
@@ -227,18 +230,30 @@ def _hold(instruction: PaymentInstruction, kind: str, field: str, message: str, 
 
 
 def _policy_checks(batch: PaymentBatch, instructions: list[PaymentInstruction], actor) -> None:
+    """Duplicates, changed bank details and denylist hits, with a handful of set-based queries per batch."""
     since = timezone.now() - timedelta(days=DUPLICATE_WINDOW_DAYS)
+    accounts = {i.creditor_iban or i.creditor_account_number for i in instructions}
+    earlier: dict[tuple, PaymentInstruction] = {}
+    for other in (PaymentInstruction.objects.filter(Q(creditor_iban__in=accounts) |
+                                                    Q(creditor_account_number__in=accounts), created_at__gte=since)
+                  .exclude(batch=batch).exclude(status=InstructionStatus.CANCELLED).select_related("batch")
+                  .order_by("created_at")):
+        key = (other.creditor_iban or other.creditor_account_number, other.amount, other.currency,
+               other.remittance_information)
+        earlier.setdefault(key, other)
+    counterparty_ids = {i.counterparty_id for i in instructions if i.counterparty_id}
+    last_paid: dict[int, str] = {}
+    for cp_id, iban, number in (PaymentInstruction.objects.filter(counterparty_id__in=counterparty_ids)
+                                .exclude(batch=batch).exclude(status=InstructionStatus.CANCELLED)
+                                .order_by("counterparty_id", "-created_at")
+                                .values_list("counterparty_id", "creditor_iban", "creditor_account_number")):
+        last_paid.setdefault(cp_id, iban or number)
     denylist = list(DenylistEntry.objects.filter(active=True))
+    recent_since = timezone.now() - timedelta(days=BANK_DETAILS_RECENT_DAYS)
     for instruction in instructions:
         account = instruction.creditor_iban or instruction.creditor_account_number
-        duplicate = (
-            PaymentInstruction.objects.filter(
-                Q(creditor_iban=account) | Q(creditor_account_number=account), amount=instruction.amount,
-                currency=instruction.currency, remittance_information=instruction.remittance_information,
-                created_at__gte=since,
-            ).exclude(batch=batch).exclude(status=InstructionStatus.CANCELLED)
-            .select_related("batch").first()
-        )
+        duplicate = earlier.get((account, instruction.amount, instruction.currency,
+                                 instruction.remittance_information))
         if duplicate is not None:
             _hold(instruction, FlagKind.DUPLICATE, "remittance_information",
                   f"same creditor account, amount and reference as {duplicate.end_to_end_id} in batch "
@@ -247,13 +262,10 @@ def _policy_checks(batch: PaymentBatch, instructions: list[PaymentInstruction], 
         counterparty = instruction.counterparty
         if counterparty is not None:
             known = counterparty.iban or counterparty.account_number
-            recent = counterparty.bank_details_changed_at and \
-                counterparty.bank_details_changed_at > timezone.now() - timedelta(days=BANK_DETAILS_RECENT_DAYS)
-            last_paid = (PaymentInstruction.objects.filter(counterparty=counterparty).exclude(batch=batch)
-                         .exclude(status=InstructionStatus.CANCELLED).order_by("-created_at").first())
-            paid_before = last_paid and (last_paid.creditor_iban or last_paid.creditor_account_number)
-            if (known and account != known) or (paid_before and paid_before != account) or \
-                    (recent and counterparty.history.count() > 1):
+            paid_before = last_paid.get(counterparty.pk)
+            changed = counterparty.bank_details_changed_at  # stamped at creation, and at every change after it
+            recent = bool(changed and changed > recent_since and changed > counterparty.created_at + timedelta(seconds=1))
+            if (known and account != known) or (paid_before and paid_before != account) or recent:
                 _hold(instruction, FlagKind.BANK_DETAILS_CHANGED, "creditor.iban",
                       f"the creditor account {account} differs from the one on file ({known or '—'}) or last paid "
                       f"({paid_before or '—'}), or was changed recently. Confirm it with {counterparty.name} by "

@@ -89,6 +89,23 @@ def test_invalid_input_names_instruction_and_field_and_stores_nothing(setup, cha
     assert not PaymentBatch.objects.exists()
 
 
+def test_bank_profile_rules_are_checked_before_approval(setup, account_a):
+    from apps.org.models import BankPartner
+
+    BankPartner.objects.filter(pk=account_a.bank_id).update(payment_format="pain.001.001.09")
+    with pytest.raises(ValidationFailed) as raised:
+        services.payment_batch_receive(data=payload(instructions=[
+            {"end_to_end_id": "E1", "amount": "5.00", "currency": "EUR",
+             "creditor": {"name": "X" * 71, "iban": VENDOR_IBAN, "address": {"town": "Berlin", "country": "DE"}}},
+            {"end_to_end_id": "E2", "amount": "5.00", "currency": "EUR",
+             "creditor": {"name": "No Address GmbH", "iban": OTHER_IBAN}}]), actor=setup["clerk"])
+    fields = [(e["field"], e["message"]) for e in raised.value.extra["errors"]]
+    assert fields[0] == ("instructions[0].creditor.name", "71 characters; Deutsche Bank (pain.001.001.09) accepts "
+                                                          "at most 70.")
+    assert fields[1][0] == "instructions[1].creditor.address" and "town and country" in fields[1][1]
+    assert not PaymentBatch.objects.exists()
+
+
 def test_execution_date_must_be_a_business_day(setup):
     christmas = timezone.localdate().replace(month=12, day=25)
     if christmas <= timezone.localdate():

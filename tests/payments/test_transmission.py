@@ -33,7 +33,8 @@ def approved_batch(make_user, entity_a, instructions=None):
                                       "town": "Berlin", "country": "DE"}},
              "remittance_information": "INV 1"},
             {"end_to_end_id": "E2E-2", "amount": "80.50", "currency": "EUR",
-             "creditor": {"name": "Nordlicht Logistik AG", "iban": "DE32200411110123123123"}}]})
+             "creditor": {"name": "Nordlicht Logistik AG", "iban": "DE32200411110123123123",
+                          "address": {"town": "Hamburg", "country": "DE"}}}]})
     return services.payment_batch_approve(batch_id=batch.pk, actor=approver)
 
 
