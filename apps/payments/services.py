@@ -236,7 +236,8 @@ def _policy_checks(batch: PaymentBatch, instructions: list[PaymentInstruction], 
     earlier: dict[tuple, PaymentInstruction] = {}
     for other in (PaymentInstruction.objects.filter(Q(creditor_iban__in=accounts) |
                                                     Q(creditor_account_number__in=accounts), created_at__gte=since)
-                  .exclude(batch=batch).exclude(status=InstructionStatus.CANCELLED).select_related("batch")
+                  .exclude(batch=batch).exclude(status__in=[InstructionStatus.CANCELLED, InstructionStatus.REJECTED])
+                  .exclude(batch__status__in=[BatchStatus.CANCELLED, BatchStatus.REJECTED]).select_related("batch")
                   .order_by("created_at")):
         key = (other.creditor_iban or other.creditor_account_number, other.amount, other.currency,
                other.remittance_information)
