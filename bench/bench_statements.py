@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import gen_camt053  # noqa: E402
+from _django import bench_database_url, setup_django  # noqa: E402
 import gen_mt940  # noqa: E402
 
 CAMT_IBAN = "NL02ABNA0123456789"
@@ -41,32 +42,11 @@ NS = "{urn:iso:std:iso:20022:tech:xsd:camt.053.001.02}"
 
 
 def _bench_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/finops")
-    if not url.startswith("postgres"):
-        sys.exit("bench_statements needs PostgreSQL: set DATABASE_URL=postgres://...")
-    base, _, name = url.rpartition("/")
-    name = name.split("?")[0]
-    return f"{base}/{name}" if name.endswith("_bench") else f"{base}/{name}_bench"
+    return bench_database_url()
 
 
 def _setup_django() -> None:
-    url = _bench_database_url()
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("FINOPS_ENV", "test")
-    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finops.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup_django()
 
 
 def _configure(media_root: str) -> None:

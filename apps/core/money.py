@@ -31,10 +31,15 @@ def validate_currency(code: str, *, field: str = "currency") -> str:
     return code
 
 
+@lru_cache(maxsize=512)
+def _precision(currency: str) -> int:
+    return get_currency_precision(currency)
+
+
 def minor_units(currency: str) -> int:
     """Decimal places of the currency's minor unit (JPY 0, EUR 2, KWD 3, CLF 4)."""
     validate_currency(currency)
-    return get_currency_precision(currency)
+    return _precision(currency)
 
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:

@@ -41,7 +41,6 @@ from apps.payments.models import (
 from apps.payments.profiles import bank_profile_check
 from apps.payments.validation import (
     Problems,
-    bic_from_iban,
     check_amount,
     check_bic,
     check_iban,
@@ -133,13 +132,13 @@ def payment_batch_receive(*, data: dict, source: str = "api", actor=None, raw: b
         if item["end_to_end_id"] in seen_e2e:
             problems.add(f"{where}.end_to_end_id", f"{item['end_to_end_id']!r} appears twice in this batch.")
         seen_e2e.add(item["end_to_end_id"])
-        iban = creditor.get("iban") or ""
+        iban, derived_bic = creditor.get("iban") or "", ""
         if iban:
-            iban = check_iban(iban, f"{where}.creditor.iban", problems)
+            iban, derived_bic = check_iban(iban, f"{where}.creditor.iban", problems)
         elif not creditor.get("account_number"):
             problems.add(f"{where}.creditor", "give an iban, or an account_number with its routing code.")
         bic = creditor.get("bic") or ""
-        bic = check_bic(bic, f"{where}.creditor.bic", problems) if bic else (bic_from_iban(iban) if iban else "")
+        bic = check_bic(bic, f"{where}.creditor.bic", problems) if bic else derived_bic
         name, remittance = creditor["name"], item.get("remittance_information") or ""
         if currency == "EUR":  # SEPA: basic Latin only; transliterate and say so
             name, changed_name = sepa_text(name)
@@ -191,15 +190,16 @@ def _store_batch(entity, debtor, data, rows, notes, source, actor, raw) -> Payme
         instructions.append(instruction)
     from simple_history.utils import bulk_create_with_history
 
-    bulk_create_with_history(instructions, PaymentInstruction, batch_size=2000,
-                             default_user=actor if getattr(actor, "pk", None) else None,
-                             default_change_reason="received")
-    instructions = list(batch.instructions.all())
+    instructions = bulk_create_with_history(instructions, PaymentInstruction, batch_size=5000,
+                                            default_user=actor if getattr(actor, "pk", None) else None,
+                                            default_change_reason="received")  # PostgreSQL returns the ids
     for position, field, message in notes:
         PaymentFlag.objects.create(instruction=instructions[position], kind=FlagKind.TRANSLITERATED, field=field,
                                    message=message, holds=False)
     _policy_checks(batch, instructions, actor)
-    batch.content_sha256 = batch_content_hash(batch)
+    batch.content_sha256 = _canonical(
+        {"debtor_account": batch.debtor_account_id, "requested_execution_date": batch.requested_execution_date},
+        [_instruction_snapshot(i) for i in instructions])
     batch.save(update_fields=["content_sha256"])
     event_emit("payment_batch.received", batch, _payload(batch), actor=actor)
     BATCH_TRANSITIONS.move(batch, to=BatchStatus.VALIDATED, actor=actor, reason="validated")
@@ -326,9 +326,9 @@ def payment_batch_approve(*, batch_id: int, actor) -> PaymentBatch:
     held = batch.instructions.filter(status=InstructionStatus.HELD).count()
     if held:
         raise Conflict(f"{held} instruction(s) are held for review: clear or cancel them before approving.")
-    current = batch_content_hash(batch)
-    if current != batch.content_sha256:
-        raise Conflict("The batch changed since it was validated; reload it.")
+    # Every change goes through a service that re-hashes the batch and voids earlier approvals, so the stored
+    # hash is the content the approver sees; approvals bound to another hash do not count.
+    current = batch.content_sha256
     if batch.approvals.filter(approver=actor, voided_at__isnull=True).exists():
         raise Conflict("You have already approved this batch.")
     Approval.objects.create(batch=batch, approver=actor, content_sha256=current)
@@ -396,7 +396,7 @@ def payment_instruction_update(*, instruction_id: int, actor, reason: str, **cha
         raise ValidationFailed(f"{sorted(unknown)[0]}: cannot be changed here.")
     problems = Problems()
     if "creditor_iban" in changes:
-        changes["creditor_iban"] = check_iban(changes["creditor_iban"], "creditor_iban", problems)
+        changes["creditor_iban"], _ = check_iban(changes["creditor_iban"], "creditor_iban", problems)
     if "creditor_bic" in changes and changes["creditor_bic"]:
         changes["creditor_bic"] = check_bic(changes["creditor_bic"], "creditor_bic", problems)
     if "amount" in changes:

@@ -29,14 +29,10 @@ def payment_file_build(batch: PaymentBatch) -> tuple[bytes, str, str]:
     now = timezone.now()
     message_id = f"FO{batch.pk:010d}{now:%y%m%d%H%M%S}"
     account = batch.debtor_account
+    fields = [f for f in pain001.Transfer.__dataclass_fields__]
     transfers = [
-        pain001.Transfer(
-            end_to_end_id=i.end_to_end_id, amount=i.amount, currency=i.currency, creditor_name=i.creditor_name,
-            creditor_iban=i.creditor_iban, creditor_account_number=i.creditor_account_number,
-            creditor_routing=i.creditor_routing, creditor_bic=i.creditor_bic, creditor_address=i.creditor_address,
-            remittance_information=i.remittance_information, purpose=i.purpose,
-        )
-        for i in batch.instructions.filter(status=InstructionStatus.READY).order_by("position")
+        pain001.Transfer(**row)
+        for row in batch.instructions.filter(status=InstructionStatus.READY).order_by("position").values(*fields)
     ]
     if not transfers:
         raise ApplicationError(f"Batch {batch.erp_reference} has no instruction ready to pay.")

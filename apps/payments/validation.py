@@ -62,12 +62,16 @@ def next_business_day(day: date, currency: str) -> date:
     return day
 
 
-def check_iban(value: str, where: str, problems: Problems) -> str:
+def check_iban(value: str, where: str, problems: Problems) -> tuple[str, str]:
+    """The IBAN in compact form and the bank's BIC where schwifty's registry knows it (else "")."""
     try:
-        return IBAN(value).compact
+        iban = IBAN(value)
     except SchwiftyException as exc:
         problems.add(where, f"{value!r} is not a valid IBAN ({exc}).")
-        return value
+        return value, ""
+    bic = iban.bic
+    code = str(bic) if bic is not None else ""
+    return iban.compact, (code + "XXX" if len(code) == 8 else code)
 
 
 def check_bic(value: str, where: str, problems: Problems) -> str:
@@ -76,18 +80,6 @@ def check_bic(value: str, where: str, problems: Problems) -> str:
     except SchwiftyException as exc:
         problems.add(where, f"{value!r} is not a valid BIC ({exc}).")
         return value
-    return code + "XXX" if len(code) == 8 else code
-
-
-def bic_from_iban(iban: str) -> str:
-    """The bank's BIC from its IBAN, where schwifty's registry knows it (else empty)."""
-    try:
-        bic = IBAN(iban).bic
-    except SchwiftyException:
-        return ""
-    if bic is None:
-        return ""
-    code = str(bic)
     return code + "XXX" if len(code) == 8 else code
 
 
