@@ -215,6 +215,17 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several models have a field called "status": name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "apps.exceptions.models.CaseStatus",
+        "BatchStatusEnum": "apps.payments.models.BatchStatus",
+        "InstructionStatusEnum": "apps.payments.models.InstructionStatus",
+        "PaymentFileStatusEnum": "apps.payments.models.PaymentFile.Status",
+        "ImportRunStatusEnum": "apps.statements.models.ImportRun.Status",
+        "EntryStatusEnum": "apps.statements.models.EntryStatus",
+        "SyncRunStatusEnum": "apps.connectors.models.SyncRun.Status",
+        "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------------------------
@@ -244,6 +255,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {"task": "apps.core.tasks.outbox_relay_task", "schedule": timedelta(seconds=10)},
     "idempotency-purge": {"task": "apps.core.tasks.idempotency_purge_task", "schedule": timedelta(hours=1)},
     "cases-sla-check": {"task": "apps.exceptions.tasks.case_sla_check_task", "schedule": timedelta(minutes=5)},
+    "webhooks-due": {"task": "apps.webhooks.tasks.webhook_deliveries_due_task", "schedule": timedelta(seconds=30)},
+    "webhooks-health": {"task": "apps.webhooks.tasks.webhook_health_check_task", "schedule": timedelta(minutes=5)},
 }
 
 # --- FinOps -----------------------------------------------------------------------------------------------------

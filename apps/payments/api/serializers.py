@@ -88,7 +88,7 @@ class BatchDetailSerializer(BatchSerializer):
         fields = BatchSerializer.Meta.fields + ["instructions"]
 
 
-class ReasonInput(StrictSerializer):
+class PaymentReasonInput(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 

@@ -12,7 +12,7 @@ from apps.payments.api.serializers import (
     BatchSerializer,
     EmptyInput,
     FlagSerializer,
-    ReasonInput,
+    PaymentReasonInput,
 )
 from apps.payments.filters import BatchFilter
 from apps.payments.models import PaymentBatch
@@ -67,9 +67,9 @@ class BatchApproveView(_BatchAction):
 
 class BatchRejectView(_BatchAction):
     required_permission = "payments.approve_paymentbatch"
-    input_serializer = ReasonInput
+    input_serializer = PaymentReasonInput
 
-    @extend_schema(request=ReasonInput, responses=BatchSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=PaymentReasonInput, responses=BatchSerializer, parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -79,9 +79,9 @@ class BatchRejectView(_BatchAction):
 
 class BatchCancelView(_BatchAction):
     required_permission = "payments.view_paymentbatch"  # the service checks who may cancel
-    input_serializer = ReasonInput
+    input_serializer = PaymentReasonInput
 
-    @extend_schema(request=ReasonInput, responses=BatchSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=PaymentReasonInput, responses=BatchSerializer, parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -92,7 +92,7 @@ class BatchCancelView(_BatchAction):
 class FlagClearView(ActionAPIView):
     required_permission = "payments.view_paymentflag"  # the service checks treasury / approver rights
 
-    @extend_schema(request=ReasonInput, responses=FlagSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(request=PaymentReasonInput, responses=FlagSerializer, parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request, pk: int):
         from apps.payments.models import PaymentFlag
 
@@ -102,7 +102,7 @@ class FlagClearView(ActionAPIView):
             from apps.core.errors import NotFound
 
             raise NotFound(f"Flag {pk} does not exist.")
-        data = ReasonInput(data=request.data)
+        data = PaymentReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(FlagSerializer(services.payment_flag_clear(flag_id=pk, actor=request.user,
                                                                    reason=data.validated_data["reason"])).data)

@@ -1,0 +1,24 @@
+"""Thin tasks: take ids, call one service, safe to run twice (queue ``events``, see CELERY_TASK_ROUTES)."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_deliver_task(delivery_id: int) -> None:
+    from apps.webhooks.services import webhook_delivery_send
+
+    webhook_delivery_send(delivery_id=delivery_id)  # claims under a row lock: not due / delivered / in flight = no-op
+
+
+@shared_task(ignore_result=True)
+def webhook_deliveries_due_task() -> int:
+    from apps.webhooks.services import webhook_deliveries_enqueue_due
+
+    return webhook_deliveries_enqueue_due()
+
+
+@shared_task(ignore_result=True)
+def webhook_health_check_task() -> dict:
+    from apps.webhooks.services import webhook_health_check_all
+
+    return webhook_health_check_all()
