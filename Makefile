@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py sandbox_setup --bank DEUT:DEUTDEFFXXX:DE89370400440532013000,DE65100700000123456789 \
+		--name "Sandbox Deutsche Bank" --balance 2500000
 	$(BIN)/python manage.py demo_load
 	@$(BIN)/python manage.py demo_users
 	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000

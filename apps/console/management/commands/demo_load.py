@@ -1,5 +1,7 @@
 """Demo data: a user per role, the demo configuration (through config_load) and open cases of several kinds."""
 
+import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -7,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.config import config_load, config_parse
 from apps.core.roles import roles_sync
@@ -63,6 +66,7 @@ class Command(BaseCommand):
         if not ExceptionCase.objects.exists():
             self._cases()
         self._statements()
+        self._payments()
         self.stdout.write(self.style.SUCCESS(f"{ExceptionCase.objects.count()} case(s) in the queue"))
 
     def _statements(self) -> None:
@@ -71,6 +75,47 @@ class Command(BaseCommand):
             result = statement_file_import(content=path.read_bytes(), filename=path.name, source="demo",
                                            media_type="application/xml")
             self.stdout.write(f"{path.name}: {result.status}, {result.entries_created} entries")
+
+    def _payments(self) -> None:
+        """A file-drop connection to the sandbox bank (set up by `manage.py sandbox_setup`, see the Makefile) and a
+        payment run waiting for approval, one instruction held because the vendor's bank details changed."""
+        from django.conf import settings
+
+        from apps.connectors.services import connection_upsert
+        from apps.payments.models import PaymentBatch
+        from apps.payments.services import payment_batch_receive
+        from apps.payments.validation import next_business_day
+
+        drop = Path(os.environ.get("FINOPS_SANDBOX_ROOT") or settings.VAR_DIR / "sandbox") / "DEUT"
+        drop.mkdir(parents=True, exist_ok=True)
+        connection_upsert(
+            code="deut-sandbox-files", name="Deutsche Bank (sandbox file drop)", partner_kind="bank",
+            partner_ref="DEUT", transport="directory", endpoint=str(drop.resolve()),
+            options={"outbox_dir": "inbox", "status_dir": "outbox/status-reports",
+                     "inbox_dir": "outbox/statements", "archive_dir": "archive"},
+            reason="demo",
+        )
+        if PaymentBatch.objects.filter(erp_reference="PAYRUN-DEMO-1").exists():
+            return
+        clerk = get_user_model().objects.get(username="clerk")
+        day = next_business_day(timezone.localdate() + timedelta(days=2), "EUR")
+        batch = payment_batch_receive(actor=clerk, raw=b'{"source": "demo"}', data={
+            "entity": "DE01", "debtor_account": "DE89370400440532013000", "requested_execution_date": day,
+            "erp_reference": "PAYRUN-DEMO-1", "instructions": [
+                {"end_to_end_id": "PAYRUN1-0001", "amount": "18400.00", "currency": "EUR",
+                 "creditor": {"name": "Rheinmetall Teile GmbH", "iban": "DE80500105175407324380",
+                              "counterparty_ref": "V-1001", "address": {"town": "Berlin", "country": "DE"}},
+                 "remittance_information": "RE-2026-1290"},
+                {"end_to_end_id": "PAYRUN1-0002", "amount": "2350.75", "currency": "EUR",
+                 "creditor": {"name": "Nordlicht Logistik AG", "iban": "DE32200411110123123123",
+                              "counterparty_ref": "V-1002", "address": {"town": "Hamburg", "country": "DE"}},
+                 "remittance_information": "NL-88213"},
+                {"end_to_end_id": "PAYRUN1-0003", "amount": "980.00", "currency": "EUR",
+                 "creditor": {"name": "Büro & Co KG", "iban": "DE12100700000555444333",
+                              "address": {"town": "Köln", "country": "DE"}},
+                 "remittance_information": "Rechnung 2026/311"},
+            ]})
+        self.stdout.write(f"payment batch {batch.erp_reference}: {batch.get_status_display().lower()}")
 
     @transaction.atomic
     def _cases(self) -> None:
