@@ -73,3 +73,8 @@ def connection_health(*, connection: Connection, window: int = HEALTH_WINDOW) ->
         error_rate=(failed / len(recent)) if recent else None,
         avg_latency_ms=round(sum(durations) / len(durations)) if durations else None,
     )
+
+
+def connection_by_code(code: str) -> Connection | None:
+    """System-level lookup (configuration, routing): the connection with this code, if any."""
+    return Connection.objects.filter(code=code).first()

@@ -37,6 +37,12 @@ class Section:
 
 
 _sections: dict[str, Section] = {}
+_deferred: list[Callable[[], ItemResult | None]] = []
+
+
+def config_defer(fn: Callable[[], ItemResult | None]) -> None:
+    """Run ``fn`` after every section has loaded (for a reference to something a later section defines)."""
+    _deferred.append(fn)
 
 
 class ConfigError(ApplicationError):
@@ -106,6 +112,7 @@ def config_load(data: dict, *, actor=None, dry_run: bool = False) -> list[ItemRe
                 {"section": name},
             )
     results: list[ItemResult] = []
+    _deferred.clear()
     with transaction.atomic():
         for section in sections():
             items = data.get(section.name) or []
@@ -119,6 +126,14 @@ def config_load(data: dict, *, actor=None, dry_run: bool = False) -> list[ItemRe
                     raise ConfigError(
                         f"{section.name}[{index}]: {exc.message}", {"section": section.name, "index": index, **exc.extra}
                     ) from None
+        while _deferred:
+            try:
+                outcome = _deferred.pop(0)()
+            except ApplicationError as exc:
+                _deferred.clear()
+                raise ConfigError(exc.message, exc.extra) from None
+            if outcome is not None:
+                results.append(outcome)
         if dry_run:
             transaction.set_rollback(True)
     return results

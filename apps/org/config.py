@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 
-from apps.core.config import ConfigError, ItemResult, register_section
+from apps.core.config import ConfigError, ItemResult, config_defer, register_section
 from apps.core.errors import ValidationFailed
 from apps.org import services
 from apps.org.models import BankAccount, LegalEntity
@@ -15,6 +15,10 @@ def _result(section: str, key: str, result: services.UpsertResult) -> ItemResult
 
 
 def _load_entity(item: dict, *, actor) -> ItemResult:
+    if "erp_connection" in item:  # connections load after entities: route once everything is in
+        config_defer(lambda: _result("entities", f"{item['code']} erp_connection", services.entity_erp_connection_set(
+            entity_code=str(item["code"]), connection_code=item["erp_connection"] or "", actor=actor,
+            reason=REASON)))
     result = services.entity_upsert(
         code=str(item["code"]),
         name=item["name"],
@@ -103,7 +107,8 @@ def _load_access(item: dict, *, actor) -> ItemResult:
 
 register_section(
     "entities", order=10, load=_load_entity,
-    fields={"code": True, "name": True, "country": True, "base_currency": True, "active": False},
+    fields={"code": True, "name": True, "country": True, "base_currency": True, "erp_connection": False,
+            "active": False},
 )
 register_section(
     "bank_partners", order=20, load=_load_bank_partner,

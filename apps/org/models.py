@@ -37,6 +37,10 @@ class LegalEntity(TimeStampedModel):
     name = models.CharField(max_length=200)
     country = models.CharField(max_length=2)
     base_currency = CurrencyField()
+    erp_connection = models.ForeignKey(
+        "connectors.Connection", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The ERP connection this entity posts journals and payment statuses to",
+    )
     active = models.BooleanField(default=True)
     history = HistoricalRecords()
 

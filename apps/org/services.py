@@ -89,6 +89,30 @@ def entity_upsert(
 
 
 @transaction.atomic
+def entity_erp_connection_set(*, entity_code: str, connection_code: str, actor=None, reason: str = "") -> UpsertResult:
+    """Route an entity's postings to an ERP connection (or to none with ""). Applies from now on, with history."""
+    _require(actor, "org.change_legalentity")
+    from apps.connectors.selectors import connection_by_code  # the connection registry is the connectors app's
+
+    entity = LegalEntity.objects.select_for_update().filter(code=entity_code).first()
+    if entity is None:
+        raise ValidationFailed(f"entity: no legal entity with code {entity_code!r}.", {"field": "entity"})
+    connection = None
+    if connection_code:
+        connection = connection_by_code(connection_code)
+        if connection is None or connection.partner_kind != "erp":
+            raise ValidationFailed(f"erp_connection: no ERP connection {connection_code!r}.",
+                                   {"field": "erp_connection"})
+    if connection is not None:
+        changes = _apply(entity, {"erp_connection": connection})
+    else:
+        changes = {"erp_connection": (str(entity.erp_connection), None)} if entity.erp_connection_id else {}
+        entity.erp_connection = None
+    return _save(entity, created=False, changes=changes, actor=actor, reason=reason or "ERP routing changed",
+                 event_prefix="org.entity")
+
+
+@transaction.atomic
 def bank_partner_upsert(
     *,
     code: str,

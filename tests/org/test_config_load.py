@@ -117,3 +117,23 @@ def test_access_section_grants_entities(db, config, make_user):
     clerk = get_user_model().objects.get(pk=clerk.pk)
     assert [e.code for e in entity_list(user=clerk)] == ["DE01"]
     assert entity_list(user=get_user_model().objects.get(pk=auditor.pk)).count() == 1
+
+
+def test_entity_erp_routing_refers_to_a_connection_defined_in_the_same_file(db, config):
+    text = MINIMAL.replace("base_currency: EUR}", "base_currency: EUR, erp_connection: erp-cloud}") + """
+connections:
+  - {code: erp-cloud, name: Cloud ERP, partner_kind: erp, partner: netsuite-sandbox, transport: rest,
+     endpoint: "http://127.0.0.1:8200/erp/"}
+"""
+    load(config(text))
+    entity = LegalEntity.objects.get()
+    assert entity.erp_connection.code == "erp-cloud"
+    cloud_id = entity.erp_connection_id
+    moved = text.replace("erp_connection: erp-cloud", "erp_connection: ''")
+    load(config(moved, "moved.yaml"))
+    entity.refresh_from_db()
+    assert entity.erp_connection is None
+    routing = list(entity.history.order_by("history_date", "history_id").values_list("erp_connection_id", flat=True))
+    assert routing[-2:] == [cloud_id, None]  # moving an entity to another ERP is a change with history
+    with pytest.raises(CommandError, match="erp_connection: no ERP connection 'nope'"):
+        load(config(MINIMAL.replace("base_currency: EUR}", "base_currency: EUR, erp_connection: nope}"), "x.yaml"))

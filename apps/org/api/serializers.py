@@ -4,9 +4,12 @@ from apps.org.models import BankAccount, BankPartner, Counterparty, LegalEntity
 
 
 class EntitySerializer(serializers.ModelSerializer):
+    erp_connection = serializers.CharField(source="erp_connection.code", default=None, read_only=True)
+
     class Meta:
         model = LegalEntity
-        fields = ["id", "code", "name", "country", "base_currency", "active", "created_at", "updated_at"]
+        fields = ["id", "code", "name", "country", "base_currency", "erp_connection", "active", "created_at",
+                  "updated_at"]
 
 
 class BankPartnerSerializer(serializers.ModelSerializer):
