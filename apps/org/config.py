@@ -55,6 +55,7 @@ def _load_bank_account(item: dict, *, actor) -> ItemResult:
         iban=item.get("iban") or "",
         account_number=str(item.get("account_number") or ""),
         routing_code=str(item.get("routing_code") or ""),
+        ach_company_id=str(item.get("ach_company_id") or ""),
         active=item.get("active", True),
         actor=actor,
         reason=REASON,
@@ -118,7 +119,7 @@ register_section(
 register_section(
     "bank_accounts", order=30, load=_load_bank_account,
     fields={"entity": True, "bank": True, "currency": True, "name": True, "iban": False, "account_number": False,
-            "routing_code": False, "active": False},
+            "routing_code": False, "ach_company_id": False, "active": False},
 )
 register_section(
     "counterparties", order=40, load=_load_counterparty,

@@ -83,6 +83,8 @@ class BankAccount(TimeStampedModel):
     routing_code = models.CharField(max_length=20, blank=True, help_text="Sort code, ABA routing number, BLZ ...")
     currency = CurrencyField()
     name = models.CharField(max_length=200)
+    ach_company_id = models.CharField(max_length=10, blank=True,
+                                      help_text="ACH company id the bank assigned (NACHA originators only)")
     active = models.BooleanField(default=True)
     history = HistoricalRecords()
 

@@ -152,6 +152,7 @@ def bank_account_upsert(
     iban: str = "",
     account_number: str = "",
     routing_code: str = "",
+    ach_company_id: str = "",
     active: bool = True,
     actor=None,
     reason: str = "",
@@ -173,6 +174,7 @@ def bank_account_upsert(
         "name": name,
         "account_number": account_number,
         "routing_code": routing_code,
+        "ach_company_id": ach_company_id,
         "active": active,
     }
     if iban:

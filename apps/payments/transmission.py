@@ -13,7 +13,7 @@ from apps.core.events import event_emit
 from apps.core.services import document_store
 from apps.exceptions.services import case_open
 from apps.org.models import PaymentFormat
-from apps.payments import pain001
+from apps.payments import nacha, pain001
 from apps.payments.models import BATCH_TRANSITIONS, BatchStatus, InstructionStatus, PaymentBatch, PaymentFile
 
 logger = logging.getLogger(__name__)
@@ -23,9 +23,6 @@ def payment_file_build(batch: PaymentBatch) -> tuple[bytes, str, str]:
     """The bank's file for the batch's ready instructions: (content, format, message id). XSD-valid or raises."""
     bank = batch.debtor_account.bank
     version = bank.payment_format
-    if version == PaymentFormat.NACHA:
-        raise ApplicationError(f"{bank.name} takes NACHA files, which are not generated yet; pay through "
-                               "another account or send the batch manually.")
     now = timezone.now()
     message_id = f"FO{batch.pk:010d}{now:%y%m%d%H%M%S}"
     account = batch.debtor_account
@@ -36,12 +33,25 @@ def payment_file_build(batch: PaymentBatch) -> tuple[bytes, str, str]:
     ]
     if not transfers:
         raise ApplicationError(f"Batch {batch.erp_reference} has no instruction ready to pay.")
+    debtor = pain001.Debtor(name=batch.entity.name, iban=account.iban or "", account_number=account.account_number,
+                            bic=bank.bic, currency=account.currency)
+    if version == PaymentFormat.NACHA:
+        if not (account.routing_code and account.ach_company_id):
+            raise ApplicationError(f"{account} needs its routing code and the ACH company id {bank.name} assigned "
+                                   "(bank_accounts: routing_code, ach_company_id) before NACHA files can be made.")
+        content = nacha.build(
+            immediate_destination=account.routing_code, immediate_origin=account.ach_company_id,
+            destination_name=bank.name, origin_name=batch.entity.name, company_name=batch.entity.name,
+            company_id=account.ach_company_id, entry_description="VENDOR PAY" if batch.source != "reimbursement"
+            else "EXPENSES", effective_date=batch.requested_execution_date, created_at=now,
+            sec_code="PPD" if batch.source == "reimbursement" else "CCD", debtor=debtor, transfers=transfers,
+        )
+        nacha.validate(content)
+        return content, version, message_id
     content = pain001.build(
         version=version, message_id=message_id, created_at=now, initiating_party=batch.entity.name,
         payment_info_id=f"{batch.erp_reference}"[:35], execution_date=batch.requested_execution_date,
-        debtor=pain001.Debtor(name=batch.entity.name, iban=account.iban or "", account_number=account.account_number,
-                              bic=bank.bic, currency=account.currency),
-        transfers=transfers, sepa=batch.currency == "EUR" and bool(account.iban),
+        debtor=debtor, transfers=transfers, sepa=batch.currency == "EUR" and bool(account.iban),
     )
     pain001.validate(content, version)
     return content, version, message_id
@@ -66,7 +76,9 @@ def payment_batch_transmit(*, batch_id: int, actor=None) -> PaymentFile | None:
                                    actor)
                 return None
             document, _ = document_store(content=content, source=f"bank:{batch.debtor_account.bank.code}",
-                                         media_type="application/xml", filename=f"{message_id}.xml",
+                                         media_type="text/plain" if version == PaymentFormat.NACHA
+                                         else "application/xml",
+                                         filename=f"{message_id}.{'ach' if version == PaymentFormat.NACHA else 'xml'}",
                                          direction="outbound", actor=actor)
             file = PaymentFile(batch=batch, bank_partner=batch.debtor_account.bank, format=version,
                                message_id=message_id, raw_document=document)

@@ -130,3 +130,30 @@ def test_real_world_pain001_samples_validate_against_the_packaged_xsd():
 
     with pytest.raises(ValidationFailed, match=r"line 27: .*ReqdExctnDt.*'YYYY-MM-DD'"):  # a template, not a file
         pain001.validate((samples / "pain001_v03_goldmansachs_sepa.xml").read_bytes(), "pain.001.001.03")
+
+
+def test_usd_ach_account_gets_a_valid_nacha_file(make_user, entity_b, account_b, settings, tmp_path):
+    from apps.org.models import BankAccount
+    from apps.payments import nacha
+
+    settings.MEDIA_ROOT = tmp_path
+    BankPartner.objects.filter(pk=account_b.bank_id).update(payment_format="nacha")
+    BankAccount.objects.filter(pk=account_b.pk).update(ach_company_id="1234567890")
+    clerk = make_user("ap_clerk", entities=[entity_b])
+    approver = make_user("approver", entities=[entity_b])
+    day = next_business_day(timezone.localdate() + timedelta(days=3), "USD")
+    batch = services.payment_batch_receive(actor=clerk, data={
+        "entity": "US01", "debtor_account": "000123456789", "requested_execution_date": day,
+        "erp_reference": "US-RUN-1", "instructions": [
+            {"end_to_end_id": "US-1", "amount": "3120.45", "currency": "USD",
+             "creditor": {"name": "Lakeside Office Supply LLC", "account_number": "4455667788",
+                          "routing": "026009593"}, "remittance_information": "INV 90112"}]})
+    services.payment_batch_approve(batch_id=batch.pk, actor=approver)
+    batch.refresh_from_db()
+    content, fmt, _ = payment_file_build(batch)
+    assert fmt == "nacha"
+    nacha.validate(content)
+    lines = content.decode().splitlines()
+    assert all(len(line) == 94 for line in lines) and len(lines) % 10 == 0
+    entry = next(line for line in lines if line.startswith("6"))
+    assert entry[1:3] == "22" and entry[3:12] == "026009593" and entry[29:39] == "0000312045"
