@@ -17,6 +17,7 @@ from django.utils import timezone
 from rapidfuzz import fuzz, utils
 
 from apps.core.audit import audited_save
+from apps.core.bulk import bulk_create_audited
 from apps.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from apps.core.events import event_emit
 from apps.core.roles import user_roles
@@ -182,17 +183,9 @@ def _store_batch(entity, debtor, data, rows, notes, source, actor, raw) -> Payme
     audited_save(batch, actor=actor, reason=f"received from {source}")
     counterparties = {c.code: c for c in Counterparty.objects.filter(
         entity=entity, code__in=[r["counterparty_ref"] for r in rows if r["counterparty_ref"]])}
-    instructions = []
-    for row in rows:
-        instruction = PaymentInstruction(batch=batch, counterparty=counterparties.get(row["counterparty_ref"]), **row)
-        instruction._history_user = actor if getattr(actor, "pk", None) else None
-        instruction._change_reason = "received"
-        instructions.append(instruction)
-    from simple_history.utils import bulk_create_with_history
-
-    instructions = bulk_create_with_history(instructions, PaymentInstruction, batch_size=5000,
-                                            default_user=actor if getattr(actor, "pk", None) else None,
-                                            default_change_reason="received")  # PostgreSQL returns the ids
+    instructions = [PaymentInstruction(batch=batch, counterparty=counterparties.get(row["counterparty_ref"]), **row)
+                    for row in rows]
+    instructions = bulk_create_audited(PaymentInstruction, instructions, actor=actor, reason="received")
     for position, field, message in notes:
         PaymentFlag.objects.create(instruction=instructions[position], kind=FlagKind.TRANSLITERATED, field=field,
                                    message=message, holds=False)

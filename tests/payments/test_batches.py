@@ -64,6 +64,10 @@ def test_batch_is_validated_and_waits_for_approval(setup):
     assert [i.creditor_bic for i in batch.instructions.all()] == ["DEUTDEBBXXX", "COBADEHDXXX"]  # derived from the IBANs
     statuses = list(batch.history.order_by("history_date", "history_id").values_list("status", flat=True))
     assert statuses == ["received", "received", "validated", "pending_approval"]
+    created = batch.instructions.first().history.get()  # each instruction's creation is in its history too
+    assert (created.history_type, created.history_user, created.history_change_reason) == (
+        "+", setup["clerk"], "received")
+    assert created.amount == Decimal("1250.00") and created.creditor_iban == VENDOR_IBAN
     assert Event.objects.filter(type="payment_batch.pending_approval").count() == 1
 
 
