@@ -101,8 +101,8 @@ INSTRUCTION_TRANSITIONS = machine(
         InstructionStatus.HELD: {InstructionStatus.READY, InstructionStatus.CANCELLED},
         InstructionStatus.ACCEPTED: {InstructionStatus.SETTLED, InstructionStatus.REJECTED, InstructionStatus.RETURNED},
         InstructionStatus.SETTLED: {InstructionStatus.RETURNED},
-        InstructionStatus.REJECTED: set(),
-        InstructionStatus.RETURNED: set(),
+        InstructionStatus.REJECTED: {InstructionStatus.CANCELLED},  # given up after the bank's rejection
+        InstructionStatus.RETURNED: {InstructionStatus.CANCELLED},
         InstructionStatus.CANCELLED: set(),
     },
     reason_required={InstructionStatus.CANCELLED},
@@ -129,6 +129,8 @@ class PaymentInstruction(TimeStampedModel):
     status = models.CharField(max_length=10, choices=InstructionStatus.choices, default=InstructionStatus.READY)
     bank_status = models.CharField(max_length=4, blank=True)
     bank_reason_code = models.CharField(max_length=10, blank=True)
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="resent_as",
+                                 help_text="The rejected or returned instruction this one corrects and resends")
     history = HistoricalRecords()
 
     class Meta:

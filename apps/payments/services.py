@@ -437,3 +437,84 @@ def payment_flag_clear(*, flag_id: int, actor, reason: str) -> PaymentFlag:
     event_emit("payment_flag.cleared", instruction, {"batch_id": batch.pk, "flag": flag.kind, "reason": reason},
                actor=actor)
     return flag
+
+
+# --- after the bank said no -------------------------------------------------------------------------------------
+
+def _rejection_case_close(instruction: PaymentInstruction, note: str) -> None:
+    case = case_for_subject(subject=instruction, kind="payment.rejected_by_bank")
+    if case is not None:
+        case_resolve(case_id=case.pk, actor=None, reason=note)
+
+
+@transaction.atomic
+def payment_instruction_cancel(*, instruction_id: int, actor, reason: str) -> PaymentInstruction:
+    """Give up an instruction: before transmission (held or ready), or after the bank rejected or returned it.
+    The ERP hears of it through the ``payment_instruction.cancelled`` event."""
+    instruction = PaymentInstruction.objects.select_related("batch").get(pk=instruction_id)
+    batch = _lock_batch(instruction.batch_id, actor)
+    if not (actor.has_perm("payments.change_paymentinstruction") or actor.has_perm("payments.approve_paymentbatch")):
+        raise PermissionDenied("Your role may not cancel payments.")
+    if instruction.status == InstructionStatus.READY and batch.status not in (
+            BatchStatus.PENDING_APPROVAL, BatchStatus.APPROVED):
+        raise Conflict(f"{instruction.end_to_end_id} is already with the bank; wait for its answer.")
+    INSTRUCTION_TRANSITIONS.move(instruction, to=InstructionStatus.CANCELLED, actor=actor, reason=reason)
+    if batch.status in (BatchStatus.PENDING_APPROVAL, BatchStatus.APPROVED):
+        totals = batch.instructions.exclude(status=InstructionStatus.CANCELLED).aggregate(total=Sum("amount"))
+        batch.total_amount = totals["total"] or Decimal(0)
+        batch.save(update_fields=["total_amount", "updated_at"])
+        _void_approvals(batch, actor=actor, reason=f"{instruction.end_to_end_id} cancelled: {reason}")
+    for name in ("payment.flagged", "payment.rejected_by_bank"):
+        case = case_for_subject(subject=instruction, kind=name)
+        if case is not None:
+            case_resolve(case_id=case.pk, actor=None, reason=f"payment cancelled by {actor.username}: {reason}")
+    event_emit("payment_instruction.cancelled", instruction,
+               {"batch_id": batch.pk, "erp_reference": batch.erp_reference, "end_to_end_id": instruction.end_to_end_id,
+                "instruction_erp_reference": instruction.erp_reference, "reason": reason}, actor=actor)
+    return instruction
+
+
+def payment_instruction_resend(*, instruction_id: int, actor, reason: str, creditor_iban: str | None = None,
+                               creditor_bic: str | None = None, creditor_name: str | None = None,
+                               amount: str | None = None) -> PaymentBatch:
+    """Correct a rejected or returned payment and send it again: a new instruction (new end-to-end id, pointing to
+    the one it replaces) in a new batch that goes through every check and a new approval."""
+    original = PaymentInstruction.objects.select_related("batch__entity", "batch__debtor_account").get(
+        pk=instruction_id)
+    if original.status not in (InstructionStatus.REJECTED, InstructionStatus.RETURNED):
+        raise Conflict(f"{original.end_to_end_id} is {original.status}: only rejected or returned payments are resent.")
+    if not (reason or "").strip():
+        raise ValidationFailed("reason: say what was corrected.", {"field": "reason"})
+    batch = original.batch
+    attempt = original.resent_as.count() + 1
+    creditor = {"name": creditor_name or original.creditor_name, "address": original.creditor_address,
+                "counterparty_ref": original.counterparty_ref}
+    if creditor_iban or original.creditor_iban:
+        creditor["iban"] = creditor_iban or original.creditor_iban
+    else:
+        creditor.update(account_number=original.creditor_account_number, routing=original.creditor_routing)
+    if creditor_bic or (original.creditor_bic and not creditor_iban):
+        creditor["bic"] = creditor_bic or original.creditor_bic
+    day = next_business_day(max(timezone.localdate() + timedelta(days=1), batch.requested_execution_date),
+                            original.currency)
+    new_batch = payment_batch_receive(actor=actor, source=batch.source, data={
+        "entity": batch.entity.code, "debtor_account": batch.debtor_account.iban or str(batch.debtor_account.pk),
+        "requested_execution_date": day, "erp_reference": f"{batch.erp_reference}-R{original.pk}-{attempt}"[:100],
+        "instructions": [{
+            "end_to_end_id": f"{original.end_to_end_id[:30]}-R{attempt}", "amount": amount or str(original.amount),
+            "currency": original.currency, "creditor": creditor,
+            "remittance_information": original.remittance_information, "purpose": original.purpose,
+            "erp_reference": original.erp_reference,
+        }],
+    })
+    with transaction.atomic():
+        replacement = new_batch.instructions.get()
+        replacement.replaces = original
+        audited_save(replacement, actor=actor, reason=f"resends {original.end_to_end_id}: {reason}",
+                     update_fields=["replaces"])
+        _rejection_case_close(original, f"corrected and resent as {replacement.end_to_end_id} in batch "
+                                        f"{new_batch.erp_reference} by {actor.username}: {reason}")
+        event_emit("payment_instruction.resent", original, {
+            "batch_id": batch.pk, "end_to_end_id": original.end_to_end_id, "new_batch_id": new_batch.pk,
+            "new_end_to_end_id": replacement.end_to_end_id, "reason": reason}, actor=actor)
+    return new_batch

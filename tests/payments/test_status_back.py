@@ -109,3 +109,31 @@ def test_reason_taxonomy_covers_iso_and_nacha():
     assert explain("ACSC").nature == "success" and explain("PDNG").nature == "pending"
     assert explain("R01").text == "Insufficient funds." and explain("R85").nature == "failure"
     assert explain("ZZ99").text.startswith("Reason code ZZ99")
+
+
+def test_rejected_payment_is_corrected_and_resent_or_cancelled(sent, make_user, entity_a):
+    from apps.payments.services import payment_instruction_cancel, payment_instruction_resend
+
+    batch, file = sent
+    statement_file_import(content=pain002(file.message_id, [("E2E-1", "RJCT", "AC04"), ("E2E-2", "RJCT", "AM04")]),
+                          filename="rj.xml", source="test")
+    treasury = make_user("treasury", entities=[entity_a])
+    first, second = PaymentInstruction.objects.filter(batch=batch).order_by("position")
+    new_batch = payment_instruction_resend(instruction_id=first.pk, actor=treasury,
+                                           creditor_iban="DE80500105175407324380", reason="vendor's new account")
+    replacement = new_batch.instructions.get()
+    assert new_batch.status == BatchStatus.PENDING_APPROVAL and replacement.replaces == first
+    assert (replacement.end_to_end_id, replacement.creditor_iban) == ("E2E-1-R1", "DE80500105175407324380")
+    assert ExceptionCase.objects.get(subject_id=str(first.pk), kind="payment.rejected_by_bank").status == "resolved"
+    payment_instruction_cancel(instruction_id=second.pk, actor=treasury, reason="invoice paid by card instead")
+    second.refresh_from_db()
+    assert second.status == InstructionStatus.CANCELLED
+    assert ExceptionCase.objects.get(subject_id=str(second.pk), kind="payment.rejected_by_bank").status == "resolved"
+    from apps.core.models import Event
+
+    assert Event.objects.filter(type="payment_instruction.cancelled").count() == 1
+    assert Event.objects.filter(type="payment_instruction.resent").count() == 1
+    from apps.core.errors import Conflict
+
+    with pytest.raises(Conflict, match="only rejected or returned"):
+        payment_instruction_resend(instruction_id=replacement.pk, actor=treasury, reason="x")

@@ -94,3 +94,11 @@ class PaymentReasonInput(StrictSerializer):
 
 class EmptyInput(StrictSerializer):
     pass
+
+
+class ResendInput(StrictSerializer):
+    reason = serializers.CharField(max_length=100)
+    creditor_iban = serializers.CharField(required=False, max_length=42)
+    creditor_bic = serializers.CharField(required=False, max_length=11)
+    creditor_name = serializers.CharField(required=False, max_length=140)
+    amount = serializers.CharField(required=False, max_length=30)

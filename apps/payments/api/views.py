@@ -13,6 +13,7 @@ from apps.payments.api.serializers import (
     EmptyInput,
     FlagSerializer,
     PaymentReasonInput,
+    ResendInput,
 )
 from apps.payments.filters import BatchFilter
 from apps.payments.models import PaymentBatch
@@ -106,3 +107,45 @@ class FlagClearView(ActionAPIView):
         data.is_valid(raise_exception=True)
         return Response(FlagSerializer(services.payment_flag_clear(flag_id=pk, actor=request.user,
                                                                    reason=data.validated_data["reason"])).data)
+
+
+def _visible_instruction(request, pk: int):
+    from apps.core.errors import NotFound
+    from apps.payments.models import PaymentInstruction
+
+    instruction = PaymentInstruction.objects.filter(
+        pk=pk, batch__in=selectors.batch_list(user=request.user).values("pk")).first()
+    if instruction is None:
+        raise NotFound(f"Payment instruction {pk} does not exist.")
+    return instruction
+
+
+class InstructionCancelView(ActionAPIView):
+    """Give up a payment (before transmission, or after the bank rejected or returned it); the ERP is told."""
+
+    required_permission = "payments.view_paymentinstruction"  # the service checks who may cancel
+
+    @extend_schema(request=PaymentReasonInput, responses=BatchSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request, pk: int):
+        instruction = _visible_instruction(request, pk)
+        data = PaymentReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.payment_instruction_cancel(instruction_id=instruction.pk, actor=request.user,
+                                            reason=data.validated_data["reason"])
+        return Response(BatchSerializer(selectors.batch_list(user=request.user).get(pk=instruction.batch_id)).data)
+
+
+class InstructionResendView(ActionAPIView):
+    """Correct a rejected or returned payment and send it again in a new batch (new approval)."""
+
+    required_permission = "payments.add_paymentbatch"
+
+    @extend_schema(request=ResendInput, responses={201: BatchDetailSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request, pk: int):
+        instruction = _visible_instruction(request, pk)
+        data = ResendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        batch = services.payment_instruction_resend(instruction_id=instruction.pk, actor=request.user,
+                                                    **data.validated_data)
+        batch = selectors.batch_list(user=request.user).prefetch_related("instructions__flags").get(pk=batch.pk)
+        return Response(BatchDetailSerializer(batch).data, status=201)
