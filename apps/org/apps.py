@@ -10,11 +10,12 @@ class OrgConfig(AppConfig):
         from apps.core.roles import register_role_permissions
         from apps.org import config  # noqa: F401  registers the config_load sections
 
-        view = [f"org.view_{m}" for m in ("legalentity", "bankpartner", "bankaccount", "counterparty")]
-        history = [f"org.view_historical{m}" for m in ("legalentity", "bankpartner", "bankaccount", "counterparty")]
+        models = ("legalentity", "bankpartner", "bankaccount", "counterparty", "fxrate")
+        view = [f"org.view_{m}" for m in models]
+        history = [f"org.view_historical{m}" for m in models]
         manage = [
             f"org.{action}_{m}"
-            for m in ("legalentity", "bankpartner", "bankaccount", "counterparty")
+            for m in models
             for action in ("add", "change", "delete")
         ]
         register_role_permissions(

@@ -130,3 +130,16 @@ register_section(
     "access", order=90, load=_load_access,
     fields={"user": True, "entities": False, "bank_accounts": False},
 )
+
+
+def _load_fx_rate(item: dict, *, actor) -> ItemResult:
+    from datetime import date
+
+    day = item["date"] if isinstance(item["date"], date) else date.fromisoformat(str(item["date"]))
+    result = services.fx_rate_upsert(date=day, base=item["base"], quote=item["quote"], rate=item["rate"],
+                                     source=item.get("source") or "config", actor=actor, reason=REASON)
+    return _result("fx_rates", f"{day} {item['base']}/{item['quote']}", result)
+
+
+register_section("fx_rates", order=15, load=_load_fx_rate,
+                 fields={"date": True, "base": True, "quote": True, "rate": True, "source": False})

@@ -139,3 +139,24 @@ class Counterparty(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()} {self.code})"
+
+
+class FxRate(models.Model):
+    """1 unit of ``base`` = ``rate`` units of ``quote`` on ``date`` (reference rates, e.g. the ECB's or the ERP's)."""
+
+    date = models.DateField()
+    base = CurrencyField()
+    quote = CurrencyField()
+    rate = models.DecimalField(max_digits=20, decimal_places=10)
+    source = models.CharField(max_length=50, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-date", "base", "quote"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "base", "quote"], name="fx_rate_per_day"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="fx_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} 1 {self.base} = {self.rate} {self.quote}"

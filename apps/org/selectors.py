@@ -65,3 +65,25 @@ def bank_partner_list(*, user) -> QuerySet[BankPartner]:
 
 def counterparty_list(*, user) -> QuerySet[Counterparty]:
     return Counterparty.objects.select_related("entity").filter(entity__in=entity_list(user=user).values("pk"))
+
+
+FX_MAX_AGE_DAYS = 7
+
+
+def fx_convert(*, amount, from_currency: str, to_currency: str, day) -> "Decimal | None":
+    """``amount`` in ``to_currency`` at the latest rate on or before ``day`` (at most a week old), or None."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from apps.org.models import FxRate
+
+    if from_currency == to_currency:
+        return Decimal(amount)
+    since = day - timedelta(days=FX_MAX_AGE_DAYS)
+    direct = FxRate.objects.filter(base=from_currency, quote=to_currency, date__lte=day, date__gte=since).first()
+    if direct is not None:
+        return Decimal(amount) * direct.rate
+    inverse = FxRate.objects.filter(base=to_currency, quote=from_currency, date__lte=day, date__gte=since).first()
+    if inverse is not None:
+        return Decimal(amount) / inverse.rate
+    return None

@@ -264,3 +264,28 @@ def access_revoke(*, user, entities: list[LegalEntity] = (), bank_accounts: list
         remove_perm("org.access_legalentity", user, entity)
     for account in bank_accounts:
         remove_perm("org.access_bankaccount", user, account)
+
+
+@transaction.atomic
+def fx_rate_upsert(*, date, base: str, quote: str, rate, source: str = "", actor=None, reason: str = "") -> UpsertResult:
+    from decimal import Decimal, InvalidOperation
+
+    from apps.org.models import FxRate
+
+    _require(actor, "org.change_fxrate")
+    validate_currency(base, field="base")
+    validate_currency(quote, field="quote")
+    try:
+        value = Decimal(str(rate))
+    except InvalidOperation:
+        raise ValidationFailed(f"rate: {rate!r} is not a number.", {"field": "rate"}) from None
+    if value <= 0:
+        raise ValidationFailed("rate: must be greater than zero.", {"field": "rate"})
+    obj = FxRate.objects.select_for_update().filter(date=date, base=base, quote=quote).first()
+    created = obj is None
+    obj = obj or FxRate(date=date, base=base, quote=quote)
+    changes = _apply(obj, {"rate": value, "source": source})
+    if not created and not changes:
+        return UpsertResult(obj, "unchanged")
+    audited_save(obj, actor=actor, reason=reason or "fx rate")
+    return UpsertResult(obj, "created" if created else "updated", changes)

@@ -25,7 +25,7 @@ from apps.core.services import document_store
 from apps.exceptions.selectors import case_for_subject
 from apps.exceptions.services import case_open, case_resolve
 from apps.org.models import BankAccount, Counterparty, LegalEntity
-from apps.org.selectors import can_access_entity
+from apps.org.selectors import can_access_entity, fx_convert
 from apps.payments.models import (
     BATCH_TRANSITIONS,
     INSTRUCTION_TRANSITIONS,
@@ -276,16 +276,20 @@ def _policy_checks(batch: PaymentBatch, instructions: list[PaymentInstruction], 
 
 
 def _approval_requirement(entity: LegalEntity, total: Decimal, currency: str, source: str):
-    """Rules that match (amount in the entity's base currency; a batch in another currency is compared at face
-    value only when the currencies agree, else every amount rule applies: the safe side) chain in sequence."""
+    """Rules that match chain in sequence. Amounts compare in the entity's base currency, converted with the stored
+    rate of the day; without a rate every amount rule applies (the safe side), and the batch says so."""
     rules = ApprovalRule.objects.filter(entity=entity, active=True).order_by("min_amount")
+    base_total = fx_convert(amount=total, from_currency=currency, to_currency=entity.base_currency,
+                            day=timezone.localdate())
     required, roles, applied = 1, set(), []
+    if base_total is None:
+        applied.append({"fx": f"no {currency}/{entity.base_currency} rate of the day: every amount rule applies"})
     for rule in rules:
         if rule.sources and source not in rule.sources:
             continue
         if rule.changed_bank_details:
             continue  # raised at approval time when a batch has changed bank details
-        if currency == entity.base_currency and total < rule.min_amount:
+        if base_total is not None and base_total < rule.min_amount:
             continue
         required = max(required, rule.approvers)
         roles.update(rule.roles)

@@ -259,3 +259,21 @@ def test_two_approvers_racing_on_the_last_approval_release_once(account_a, entit
     batch.refresh_from_db()
     assert batch.status == BatchStatus.APPROVED and batch.approvals.filter(voided_at__isnull=True).count() == 2
     assert PaymentFlag.objects.count() == 0
+
+
+@pytest.mark.parametrize("rate, required, note", [("1.20", 1, False), ("1.10", 2, False), (None, 2, True)])
+def test_approval_thresholds_compare_in_the_entity_base_currency(setup, entity_a, rate, required, note):
+    from apps.org.models import BankAccount, FxRate
+
+    BankAccount.objects.create(entity=entity_a, bank=BankAccount.objects.first().bank, iban=None,
+                               account_number="USD-1", routing_code="021000021", currency="USD", name="USD")
+    ApprovalRule.objects.create(entity=entity_a, name="two above 10k EUR", min_amount=Decimal("10000"), approvers=2)
+    if rate:
+        FxRate.objects.create(date=timezone.localdate(), base="EUR", quote="USD", rate=Decimal(rate))
+    day = next_business_day(timezone.localdate() + timedelta(days=3), "USD")
+    batch = services.payment_batch_receive(actor=setup["clerk"], data={
+        "entity": "DE01", "debtor_account": "USD-1", "requested_execution_date": day, "erp_reference": "USD-RUN",
+        "instructions": [{"end_to_end_id": "U1", "amount": "11000.00", "currency": "USD",
+                          "creditor": {"name": "Acme Corp", "account_number": "4455667788", "routing": "026009593"}}]})
+    assert batch.required_approvals == required
+    assert any("fx" in rule for rule in batch.approval_rules) == note
