@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.console.http import filter_params
 from apps.core.errors import ApplicationError
 from apps.core.services import document_open
 from apps.exceptions import selectors, services
@@ -30,13 +31,7 @@ def _visible_case(request, pk: int) -> ExceptionCase:
 
 
 def _queue_context(request) -> dict:
-    params = request.GET.copy()
-    for key in list(params):  # the form sends "" for "any"; that is no filter, not an invalid one
-        values = [v for v in params.getlist(key) if v != ""]
-        if values:
-            params.setlist(key, values)
-        else:
-            del params[key]
+    params = filter_params(request)
     if not any(k in params for k in ("status", "active")):
         params["active"] = "true"  # the queue shows work still to do unless asked otherwise
     filterset = CaseFilter(params, queryset=selectors.case_list(user=request.user), request=request)

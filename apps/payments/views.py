@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, QueryDict
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.console.http import filter_params, htmx_target, require_any_perm
 from apps.core.errors import ApplicationError
 from apps.core.roles import TREASURY, has_role
 from apps.core.services import document_open
@@ -58,25 +58,7 @@ HISTORY_NOISE = ["updated_at", "created_at", "content_sha256"]
 
 # --- helpers -----------------------------------------------------------------------------------------------------
 
-def _require(request, *perms: str) -> None:
-    if not any(request.user.has_perm(p) for p in perms):
-        raise DjangoPermissionDenied
 
-
-def _params(request) -> QueryDict:
-    """The query string without the empty values a form sends for "any" (no filter, not an invalid one)."""
-    params = request.GET.copy()
-    for key in list(params):
-        values = [v for v in params.getlist(key) if v != ""]
-        if values:
-            params.setlist(key, values)
-        else:
-            del params[key]
-    return params
-
-
-def _partial(request, target: str) -> bool:
-    return bool(request.htmx) and request.htmx.target == target
 
 
 def _visible_batch(request, pk: int) -> PaymentBatch:
@@ -91,8 +73,8 @@ def _visible_batch(request, pk: int) -> PaymentBatch:
 @login_required
 @require_GET
 def batch_list(request):
-    _require(request, VIEW_BATCH)
-    params = _params(request)
+    require_any_perm(request, VIEW_BATCH)
+    params = filter_params(request)
     sort = params.get("sort", "")
     if sort not in BATCH_SORTS:
         sort = ""
@@ -109,7 +91,7 @@ def batch_list(request):
         "statuses": BatchStatus.choices, "selected_statuses": params.getlist("status"),
         "entities": entity_list(user=request.user).order_by("code"),
     }
-    template = "payments/_batch_table.html" if _partial(request, "batches") else "payments/list.html"
+    template = "payments/_batch_table.html" if htmx_target(request, "batches") else "payments/list.html"
     return render(request, template, context)
 
 
@@ -149,7 +131,7 @@ def _detail_context(request, batch: PaymentBatch, **extra) -> dict:
 @require_GET
 def batch_detail(request, pk: int):
     batch = _visible_batch(request, pk)
-    template = "payments/_batch_body.html" if _partial(request, "batch") else "payments/detail.html"
+    template = "payments/_batch_body.html" if htmx_target(request, "batch") else "payments/detail.html"
     return render(request, template, _detail_context(request, batch))
 
 
@@ -171,7 +153,7 @@ def batch_action(request, pk: int):
     batch = _visible_batch(request, pk)
     form = BatchActionForm(request.POST)
     if form.is_valid() and form.cleaned_data["action"] in ("approve", "reject"):
-        _require(request, APPROVE)
+        require_any_perm(request, APPROVE)
     error = notice = ""
     if not form.is_valid():
         error = form.first_error()
@@ -211,7 +193,7 @@ def flag_clear(request, pk: int):
             .filter(pk=pk, instruction__batch__in=selectors.batch_list(user=request.user).values("pk")).first())
     if flag is None:
         raise Http404("No such flag")
-    _require(request, "payments.change_paymentinstruction", APPROVE)
+    require_any_perm(request, "payments.change_paymentinstruction", APPROVE)
     form = FlagClearForm(request.POST)
     error = notice = ""
     if not form.is_valid():
@@ -241,7 +223,7 @@ def file_download(request, pk: int):
             .filter(pk=pk, batch__in=selectors.batch_list(user=request.user).values("pk")).first())
     if file is None:
         raise Http404("No such payment file")
-    _require(request, "core.download_rawdocument")
+    require_any_perm(request, "core.download_rawdocument")
     doc = file.raw_document
     return FileResponse(
         document_open(doc), as_attachment=True, filename=doc.filename or f"{file.message_id}.xml",
@@ -254,7 +236,7 @@ def file_download(request, pk: int):
 @login_required
 @require_GET
 def approval_inbox_page(request):
-    _require(request, APPROVE)
+    require_any_perm(request, APPROVE)
     page = Paginator(selectors.approval_inbox(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     items = [{"batch": b, "blocker": selectors.approval_blocker(batch=b, user=request.user),
               "changes": selectors.batch_changes(batch=b, user=request.user)} for b in page]

@@ -13,7 +13,6 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -21,6 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.console.http import filter_params, htmx_target, require_any_perm
 from apps.core.errors import ApplicationError
 from apps.core.money import Money
 from apps.core.services import document_open
@@ -46,21 +46,6 @@ STATEMENT_SORTS = {
 }
 
 
-def _require(request, *perms: str) -> None:
-    if not any(request.user.has_perm(p) for p in perms):
-        raise DjangoPermissionDenied
-
-
-def _params(request) -> QueryDict:
-    """The query string without the empty values a form sends for "any" (no filter, not an invalid one)."""
-    params = request.GET.copy()
-    for key in list(params):
-        values = [v for v in params.getlist(key) if v != ""]
-        if values:
-            params.setlist(key, values)
-        else:
-            del params[key]
-    return params
 
 
 def _filtered(filter_class, params: QueryDict, queryset, request):
@@ -77,17 +62,14 @@ def _page(request, queryset, params: QueryDict, size: int) -> tuple:
     return page, query.urlencode()
 
 
-def _partial(request, target: str) -> bool:
-    return bool(request.htmx) and request.htmx.target == target
-
 
 # --- statements --------------------------------------------------------------------------------------------------
 
 @login_required
 @require_GET
 def statement_list(request):
-    _require(request, "statements.view_statement")
-    params = _params(request)
+    require_any_perm(request, "statements.view_statement")
+    params = filter_params(request)
     sort = params.get("sort", "")
     if sort not in STATEMENT_SORTS:
         sort = ""
@@ -99,7 +81,7 @@ def statement_list(request):
         "kinds": StatementKind.choices, "accounts": bank_account_list(user=request.user).order_by("name"),
         "entities": entity_list(user=request.user).order_by("code"), "params": params,
     }
-    template = "statements/_statement_table.html" if _partial(request, "statements") else "statements/list.html"
+    template = "statements/_statement_table.html" if htmx_target(request, "statements") else "statements/list.html"
     return render(request, template, context)
 
 
@@ -130,7 +112,7 @@ def _balance_check(statement: Statement) -> dict:
 @require_GET
 def statement_detail(request, pk: int):
     statement = _visible_statement(request, pk)
-    params = _params(request)
+    params = filter_params(request)
     entries = selectors.entry_list(user=request.user).filter(statement=statement).order_by("booking_date", "pk")
     filterset, qs, errors = _filtered(EntryFilter, params, entries, request)
     page, query = _page(request, qs, params, ENTRY_PAGE_SIZE)
@@ -141,7 +123,7 @@ def statement_detail(request, pk: int):
         "filtering": any(k in params for k in ("q", "status", "direction", "is_return", "min_amount",
                                                   "max_amount", "date_from", "date_to")),
     }
-    template = "statements/_entries.html" if _partial(request, "entries") else "statements/detail.html"
+    template = "statements/_entries.html" if htmx_target(request, "entries") else "statements/detail.html"
     return render(request, template, context)
 
 
@@ -149,7 +131,7 @@ def statement_detail(request, pk: int):
 @require_GET
 def statement_document(request, pk: int):
     statement = _visible_statement(request, pk)
-    _require(request, "core.download_rawdocument")
+    require_any_perm(request, "core.download_rawdocument")
     doc = statement.raw_document
     return FileResponse(
         document_open(doc), as_attachment=True, filename=doc.filename or f"{doc.sha256}.bin",
@@ -162,18 +144,18 @@ def statement_document(request, pk: int):
 @login_required
 @require_GET
 def import_list(request):
-    _require(request, "statements.view_importrun")
-    params = _params(request)
+    require_any_perm(request, "statements.view_importrun")
+    params = filter_params(request)
     filterset, qs, errors = _filtered(ImportRunFilter, params, selectors.import_run_list(user=request.user), request)
     page, query = _page(request, qs.order_by("-started_at", "-pk"), params, PAGE_SIZE)
     context = {"filter": filterset, "page": page, "query": query, "filter_errors": errors, "params": params,
                "statuses": ImportRun.Status.choices}
-    template = "statements/_import_table.html" if _partial(request, "imports") else "statements/imports.html"
+    template = "statements/_import_table.html" if htmx_target(request, "imports") else "statements/imports.html"
     return render(request, template, context)
 
 
 def _visible_run(request, pk: int) -> ImportRun:
-    _require(request, "statements.view_importrun")
+    require_any_perm(request, "statements.view_importrun")
     run = selectors.import_run_list(user=request.user).select_related("csv_mapping").filter(pk=pk).first()
     if run is None:
         raise Http404("No such import run")
@@ -210,7 +192,7 @@ def import_progress(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
-    _require(request, services.IMPORT_PERMISSION)
+    require_any_perm(request, services.IMPORT_PERMISSION)
     posted = request.method == "POST"
     form = StatementUploadForm(request.POST if posted else None, request.FILES if posted else None, user=request.user)
     outcome = None
@@ -251,7 +233,7 @@ def _upload_outcome(request, result: services.ImportResult) -> dict:
 @login_required
 @require_GET
 def csv_mapping_list(request):
-    _require(request, "statements.view_csvmapping")
+    require_any_perm(request, "statements.view_csvmapping")
     mappings = selectors.csv_mapping_list(user=request.user).order_by("name")
     return render(request, "statements/csv_mappings.html", {"mappings": mappings})
 
@@ -259,14 +241,14 @@ def csv_mapping_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def csv_mapping_create(request):
-    _require(request, "statements.add_csvmapping")
+    require_any_perm(request, "statements.add_csvmapping")
     return _csv_mapping_form(request, None)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def csv_mapping_edit(request, pk: int):
-    _require(request, "statements.change_csvmapping")
+    require_any_perm(request, "statements.change_csvmapping")
     mapping = selectors.csv_mapping_list(user=request.user).filter(pk=pk).first()
     if mapping is None:
         raise Http404("No such CSV mapping")
@@ -298,7 +280,7 @@ def _csv_mapping_form(request, mapping: CsvMapping | None):
 @require_POST
 def csv_mapping_preview(request):
     """Dry run of the mapping as filled in on the form against an uploaded sample: nothing is stored."""
-    _require(request, "statements.add_csvmapping", "statements.change_csvmapping")
+    require_any_perm(request, "statements.add_csvmapping", "statements.change_csvmapping")
     form = CsvMappingForm(request.POST, request.FILES, user=request.user, for_preview=True)
     context: dict = {"form": form}
     if form.is_valid():
@@ -335,8 +317,8 @@ def _csv_preview(sample, mapping: parsers.CsvMapping) -> dict:
 @login_required
 @require_GET
 def cash_position(request):
-    _require(request, "statements.view_cashposition")
-    params = _params(request)
+    require_any_perm(request, "statements.view_cashposition")
+    params = filter_params(request)
     filterset, qs, errors = _filtered(CashPositionFilter, params, selectors.cash_position_list(user=request.user),
                                       request)
     rows = qs.select_related("bank_account__entity").order_by(
