@@ -44,7 +44,7 @@ test-fast: install services
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
 
 worker: install
-	$(BIN)/celery -A finops worker --loglevel=INFO -Q default,connectors,payments,statements,events
+	$(BIN)/celery -A finops worker --loglevel=INFO -Q default,connectors,payments,statements,expenses,events
 
 beat: install
 	$(BIN)/celery -A finops beat --loglevel=INFO

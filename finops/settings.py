@@ -248,6 +248,7 @@ CELERY_TASK_ROUTES = {
     "apps.statements.tasks.*": {"queue": "statements"},
     "apps.webhooks.tasks.*": {"queue": "events"},
     "apps.payments.tasks.*": {"queue": "payments"},
+    "apps.expenses.tasks.*": {"queue": "expenses"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
@@ -257,6 +258,10 @@ CELERY_BEAT_SCHEDULE = {
     "cases-sla-check": {"task": "apps.exceptions.tasks.case_sla_check_task", "schedule": timedelta(minutes=5)},
     "webhooks-due": {"task": "apps.webhooks.tasks.webhook_deliveries_due_task", "schedule": timedelta(seconds=30)},
     "webhooks-health": {"task": "apps.webhooks.tasks.webhook_health_check_task", "schedule": timedelta(minutes=5)},
+    "expense-postings-resume": {"task": "apps.expenses.tasks.expense_postings_resume_task",
+                                "schedule": timedelta(minutes=5)},
+    "expense-reimbursements": {"task": "apps.expenses.tasks.expense_reimbursements_create_task",
+                               "schedule": timedelta(hours=1)},
 }
 
 # --- FinOps -----------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("apps.statements.api.urls")),
     path("", include("apps.webhooks.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.expenses.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("webhooks/", include("apps.webhooks.urls")),
     path("sandbox/", include("apps.sandbox.urls")),
     path("payments/", include("apps.payments.urls")),
+    path("expenses/", include("apps.expenses.urls")),
     path("", include("apps.console.urls")),
 ]
 

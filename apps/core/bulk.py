@@ -1,8 +1,9 @@
-"""Bulk writes of audited rows: the rows and their creation history in a few statements.
+"""Bulk writes of audited rows: the rows and their history in a few statements.
 
 On PostgreSQL the primary keys are reserved from the table's sequence and both the rows and their history rows are
-``COPY``-ed in (no per-row model preparation); elsewhere ``bulk_create_with_history`` does the same job. Either
-way every created row has its "+" history record with the acting user and the reason, as a single save would.
+``COPY``-ed in (no per-row model preparation); an update COPYs the new values into a temporary table and applies them
+with one ``UPDATE ... FROM``. Elsewhere ``bulk_create_with_history`` / ``bulk_update_with_history`` do the same job.
+Either way every row written has its history record with the acting user and the reason, as a single save would.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 
 def _column_values(obj: models.Model, fields) -> list:
@@ -25,19 +26,36 @@ def _column_values(obj: models.Model, fields) -> list:
     return values
 
 
-def bulk_create_audited(model: type[models.Model], objs: list[models.Model], *, actor, reason: str) -> list:
-    """Insert ``objs`` (unsaved, without pk) and one creation history row each. Returns the objects with pks."""
-    user = actor if getattr(actor, "pk", None) else None
-    if connection.vendor != "postgresql" or not objs:
-        return bulk_create_with_history(objs, model, batch_size=5000, default_user=user, default_change_reason=reason)
+def _stamp(objs: list[models.Model], fields, *, adding: bool) -> None:
+    """What save() would do: auto_now (and, when adding, auto_now_add) dates set on the instances."""
     now = timezone.now()
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    for obj in objs:
-        for field in fields:  # what save() would do: auto_now(_add) dates and defaults already set on the instance
-            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+    for field in fields:
+        if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False)):
+            for obj in objs:
                 setattr(obj, field.attname, now)
-    table = model._meta.db_table
-    pk_column = model._meta.pk.column
+
+
+def _copy_history(model: type[models.Model], objs: list[models.Model], *, history_type: str, user, reason: str) -> None:
+    history = model.history.model
+    fields = {f.attname for f in model._meta.concrete_fields}
+    tracked = [f for f in history._meta.concrete_fields if f.attname in fields]
+    extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
+    columns = [f.column for f in tracked] + extra
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {history._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([*_column_values(obj, tracked), now, reason[:100], history_type,
+                                user.pk if user else None])
+
+
+def bulk_insert(model: type[models.Model], objs: list[models.Model]) -> list:
+    """Insert ``objs`` (unsaved, without pk), ``COPY`` on PostgreSQL. No history: for rows that have none."""
+    if connection.vendor != "postgresql" or not objs:
+        return model.objects.bulk_create(objs, batch_size=5000)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    _stamp(objs, fields, adding=True)
+    table, pk_column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                        [table, pk_column, len(objs)])
@@ -47,14 +65,45 @@ def bulk_create_audited(model: type[models.Model], objs: list[models.Model], *, 
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for obj in objs:
                 copy.write_row([obj.pk, *_column_values(obj, fields)])
-        history = model.history.model
-        tracked = [f for f in history._meta.concrete_fields if f.attname in {g.attname for g in fields} | {"id"}]
-        extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
-        hcols = [f.column for f in tracked] + extra
-        with cursor.cursor.copy(f"COPY {history._meta.db_table} ({', '.join(hcols)}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([*_column_values(obj, tracked), now, reason[:100], "+",
-                                user.pk if user else None])
     for obj in objs:
         obj._state.adding = False
     return objs
+
+
+def bulk_create_audited(model: type[models.Model], objs: list[models.Model], *, actor, reason: str) -> list:
+    """Insert ``objs`` (unsaved, without pk) and one creation history row each. Returns the objects with pks."""
+    user = actor if getattr(actor, "pk", None) else None
+    if connection.vendor != "postgresql" or not objs:
+        return bulk_create_with_history(objs, model, batch_size=5000, default_user=user, default_change_reason=reason)
+    bulk_insert(model, objs)
+    _copy_history(model, objs, history_type="+", user=user, reason=reason)
+    return objs
+
+
+def bulk_update_audited(model: type[models.Model], objs: list[models.Model], fields: list[str], *, actor,
+                        reason: str) -> None:
+    """Write ``fields`` of ``objs`` (saved rows) and one change history row each."""
+    user = actor if getattr(actor, "pk", None) else None
+    if not objs:
+        return
+    meta = model._meta
+    names = list(dict.fromkeys([*fields, *(f.name for f in meta.concrete_fields if getattr(f, "auto_now", False))]))
+    _stamp(objs, [meta.get_field(n) for n in names], adding=False)
+    if connection.vendor != "postgresql":
+        bulk_update_with_history(objs, model, names, batch_size=2000, default_user=user,
+                                 default_change_reason=reason[:100])
+        return
+    targets = [meta.get_field(n) for n in names]
+    pk = meta.pk
+    temp = f"_bulk_{meta.db_table}"[:60]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {pk.column}, "
+                       f"{', '.join(f.column for f in targets)} FROM {meta.db_table} WITH NO DATA")
+        with cursor.cursor.copy(f"COPY {temp} ({pk.column}, {', '.join(f.column for f in targets)}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([obj.pk, *_column_values(obj, targets)])
+        assignments = ", ".join(f"{f.column} = t.{f.column}" for f in targets)
+        cursor.execute(f"UPDATE {meta.db_table} AS m SET {assignments} FROM {temp} AS t "
+                       f"WHERE m.{pk.column} = t.{pk.column}")
+        cursor.execute(f"DROP TABLE {temp}")
+    _copy_history(model, objs, history_type="~", user=user, reason=reason)
