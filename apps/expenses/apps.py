@@ -22,7 +22,7 @@ class ExpensesConfig(AppConfig):
         register_role_permissions({
             "ap_clerk": read + history + ["expenses.add_expensereport", "expenses.post_expensereport"],
             "treasury": read + history + ["expenses.post_expensereport"],
-            "approver": read + ["expenses.approve_repost"],
+            "approver": read + history + ["expenses.approve_repost"],
             "auditor": read + history,
             "admin": read + history + ["expenses.add_expensepolicy", "expenses.change_expensepolicy",
                                        "expenses.add_expensereport"],
