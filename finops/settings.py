@@ -225,6 +225,8 @@ SPECTACULAR_SETTINGS = {
         "EntryStatusEnum": "apps.statements.models.EntryStatus",
         "SyncRunStatusEnum": "apps.connectors.models.SyncRun.Status",
         "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
+        "ExpenseReportStatusEnum": "apps.expenses.models.ReportStatus",
+        "JournalStatusEnum": "apps.expenses.models.JournalStatus",
     },
 }
 
