@@ -260,6 +260,7 @@ CELERY_BEAT_SCHEDULE = {
     "cases-sla-check": {"task": "apps.exceptions.tasks.case_sla_check_task", "schedule": timedelta(minutes=5)},
     "webhooks-due": {"task": "apps.webhooks.tasks.webhook_deliveries_due_task", "schedule": timedelta(seconds=30)},
     "webhooks-health": {"task": "apps.webhooks.tasks.webhook_health_check_task", "schedule": timedelta(minutes=5)},
+    "payments-erp-due": {"task": "apps.payments.tasks.erp_exchange_due_task", "schedule": timedelta(minutes=1)},
     "expense-postings-resume": {"task": "apps.expenses.tasks.expense_postings_resume_task",
                                 "schedule": timedelta(minutes=5)},
     "expense-reimbursements": {"task": "apps.expenses.tasks.expense_reimbursements_create_task",

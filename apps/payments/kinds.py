@@ -33,3 +33,35 @@ register_kind(CaseKind(
     "payment.status_unmatched", "Bank status report we cannot match", severity="high", sla_hours=8,
     suggested_actions=("Check which system sent the original file", "Dismiss if it belongs to another system"),
 ))
+
+
+def _batch_intake_retry(case) -> str:
+    from apps.payments.erp_intake import erp_batch_intake_retry
+
+    return erp_batch_intake_retry(case)
+
+
+register_kind(CaseKind(
+    "payment.batch_rejected", "ERP payment batch refused", severity="high", sla_hours=8,
+    suggested_actions=("Read the problems: each names the instruction and the field",
+                       "If our configuration was missing (entity, debtor account, cut-off), fix it and retry: the "
+                       "kept document is imported again",
+                       "If the ERP's data is wrong, have the ERP send a corrected batch under a new reference, then "
+                       "dismiss this case"),
+    retry=_batch_intake_retry,
+))
+
+
+def _erp_status_retry(case) -> str:
+    from apps.payments.erp_status import erp_status_push_retry
+
+    return erp_status_push_retry(case)
+
+
+register_kind(CaseKind(
+    "payment.erp_status_failed", "ERP refused payment statuses", severity="high", sla_hours=8,
+    suggested_actions=("Read the ERP's answer in the occurrences: mapping, adapter or data problem",
+                       "Fix the cause in the ERP or the connection's configuration, then retry: the refused status "
+                       "documents are sent again, in order"),
+    retry=_erp_status_retry,
+))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -66,6 +70,10 @@ class PaymentBatch(TimeStampedModel):
     required_approvals = models.PositiveSmallIntegerField(default=1)
     required_roles = models.JSONField(default=list, blank=True)
     approval_rules = models.JSONField(default=list, blank=True, help_text="Rule versions that applied, at receipt")
+    execution_date_rolled_from = models.DateField(
+        null=True, blank=True,
+        help_text="The execution date asked for, when the bank's cut-off had passed at transmission and the batch "
+                  "was moved to the next business day")
     raw_document = models.ForeignKey(RawDocument, null=True, blank=True, on_delete=models.PROTECT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
@@ -231,6 +239,7 @@ class PaymentFile(TimeStampedModel):
         GENERATED = "generated", "Generated, not sent"
         SENDING = "sending", "Being sent"
         SENT = "sent", "Sent to the bank"
+        SUPERSEDED = "superseded", "Never sent; replaced (execution date moved)"
 
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="files")
     bank_partner = models.ForeignKey("org.BankPartner", on_delete=models.PROTECT, related_name="+")
@@ -247,3 +256,102 @@ class PaymentFile(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["bank_partner", "message_id"], name="payment_file_message_id"),
         ]
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin).",
+                              code="invalid_time_zone") from None
+
+
+class BankCutoff(TimeStampedModel):
+    """A bank partner's same-day cut-off: files it receives later are executed the next business day. Without a row
+    the default applies (14:00 in settings.TIME_ZONE)."""
+
+    bank_partner = models.OneToOneField("org.BankPartner", on_delete=models.PROTECT, related_name="+")
+    cutoff = models.TimeField(default=time(14, 0), help_text="Local time at the bank")
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone],
+                                 help_text="IANA zone of the cut-off, e.g. Europe/Berlin; empty: settings.TIME_ZONE")
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.bank_partner_id} cut-off {self.cutoff:%H:%M} {self.time_zone or settings.TIME_ZONE}"
+
+
+class BatchIntake(models.Model):
+    """One ``finops.payment_batch.v1`` document pulled from an ERP, and what became of it. One row per document
+    (unique), so a document handed over twice is imported once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be imported"
+        IMPORTED = "imported", "Imported as a new batch"
+        DUPLICATE = "duplicate", "Already received: no new batch"
+        REJECTED = "rejected", "Refused (see its case)"
+
+    raw_document = models.ForeignKey(RawDocument, on_delete=models.PROTECT, related_name="+")
+    connection_code = models.CharField(max_length=100, blank=True, help_text="The ERP connection that pulled it")
+    sync_run = models.ForeignKey("connectors.SyncRun", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    entity_code = models.CharField(max_length=20, blank=True)
+    erp_reference = models.CharField(max_length=100, blank=True)
+    batch = models.ForeignKey(PaymentBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="intakes")
+    problems = models.JSONField(default=list, blank=True, help_text='[{"field": ..., "message": ...}]')
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["raw_document"], name="batch_intake_once_per_document")]
+
+    def __str__(self) -> str:
+        return f"ERP batch {self.erp_reference or '(no reference)'}, document {self.raw_document_id}"
+
+
+class ErpStatusPush(models.Model):
+    """A payment status event on its way to the entity's ERP as a ``finops.payment_status.v1`` document. One row
+    per event; per ERP connection the rows are delivered in the order the events happened."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        RETRYING = "retrying", "ERP unreachable; retrying"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Refused (see its case)"
+        SKIPPED = "skipped", "Not sent: the entity has no ERP connection"
+
+    event_id = models.UUIDField(help_text="The outbox event's id; the document's event_id (the ERP dedupes by it)")
+    event_type = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField(help_text="When the event happened; the document shows the state as of then")
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="erp_pushes")
+    instruction = models.ForeignKey(PaymentInstruction, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", help_text="Set for instruction events: the document names it")
+    connection = models.ForeignKey("connectors.Connection", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    reason = models.TextField(blank=True, help_text="The reason the event gave (rejections, cancellations)")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    raw_document = models.ForeignKey(RawDocument, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+", help_text="The document sent (built once, resent as is)")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True, help_text="An attempt is in flight until then")
+    last_error = models.TextField(blank=True)
+    answer = models.JSONField(default=dict, blank=True, help_text="The ERP's answer")
+    sync_run = models.ForeignKey("connectors.SyncRun", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", help_text="The connector run of the latest attempt")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="erp_status_push_once_per_event")]
+        indexes = [
+            models.Index(fields=["connection", "occurred_at"], name="erp_status_push_queue_idx",
+                         condition=models.Q(status__in=["pending", "retrying"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} -> ERP ({self.status})"

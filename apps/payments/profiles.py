@@ -3,14 +3,12 @@ release what the bank will accept. A failure names the instruction, the field an
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
-
-from django.utils import timezone
+from datetime import date
 
 from apps.org.models import BankPartner, PaymentFormat
-from apps.payments.validation import Problems, next_business_day
+from apps.payments.cutoff import bank_cutoff, bank_local_now, earliest_execution_date
+from apps.payments.validation import Problems
 
-SAME_DAY_CUTOFF = time(14, 0)  # local time; a same-day payment submitted later goes the next business day
 MAX_NAME = 70  # Nm in pain.001 (Max70Text) and in most banks' back ends
 
 
@@ -20,11 +18,12 @@ def bank_profile_check(*, bank: BankPartner, execution: date, currency: str, row
     sepa = currency == "EUR"
     if version == PaymentFormat.NACHA and currency != "USD":
         problems.add("debtor_account", f"{bank.name} pays this account by NACHA (ACH), which carries USD only.")
-    now = timezone.localtime()
-    if execution == now.date() and now.time() > SAME_DAY_CUTOFF:
+    cutoff = bank_cutoff(bank)
+    now = bank_local_now(cutoff)
+    if execution == now.date() and now.time() > cutoff.at:
         problems.add("requested_execution_date",
-                     f"{bank.name}'s cut-off for same-day execution is {SAME_DAY_CUTOFF:%H:%M}; choose "
-                     f"{next_business_day(now.date() + timedelta(days=1), currency)} or later.")
+                     f"{bank.name}'s cut-off for same-day execution is {cutoff}; choose "
+                     f"{earliest_execution_date(cutoff=cutoff, currency=currency)} or later.")
     for n, row in enumerate(rows):
         where = f"instructions[{n}]"
         if len(row["creditor_name"]) > MAX_NAME:

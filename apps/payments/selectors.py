@@ -12,7 +12,9 @@ from apps.core.roles import user_roles
 from apps.org.selectors import counterparty_list, entity_ids
 from apps.payments.models import (
     Approval,
+    BatchIntake,
     BatchStatus,
+    ErpStatusPush,
     FlagKind,
     InstructionStatus,
     PaymentBatch,
@@ -24,6 +26,7 @@ from apps.payments.services import BANK_DETAILS_RECENT_DAYS
 APPROVE = "payments.approve_paymentbatch"
 HISTORY_NOISE = ["updated_at", "created_at", "content_sha256"]
 MAX_CHANGES_SHOWN = 50
+MAX_ERP_PUSHES_SHOWN = 100
 
 
 def batch_list(*, user) -> QuerySet[PaymentBatch]:
@@ -177,3 +180,18 @@ def approval_pending_count(*, user) -> int:
     approved = Approval.objects.filter(approver=user, voided_at__isnull=True).values("batch")
     return (batch_list(user=user).filter(status=BatchStatus.PENDING_APPROVAL)
             .exclude(created_by=user).exclude(last_edited_by=user).exclude(pk__in=approved).count())
+
+
+def batch_erp_exchange(*, batch: PaymentBatch) -> dict:
+    """What the batch's ERP sent and was told: the pulled document it came from (for ERP pulls) and every status
+    push in event order with its delivery state. ``batch`` comes from ``batch_list``: the user may see it."""
+    pushes = (ErpStatusPush.objects.filter(batch=batch).select_related("connection", "instruction")
+              .order_by("occurred_at", "pk"))
+    counts = dict(pushes.order_by().values_list("status").annotate(n=Count("pk")))
+    return {
+        "intake": BatchIntake.objects.filter(batch=batch).select_related("raw_document").order_by("created_at").first(),
+        "pushes": list(pushes[:MAX_ERP_PUSHES_SHOWN]),
+        "counts": [(status, label, counts[status]) for status, label in ErpStatusPush.Status.choices
+                   if counts.get(status)],
+        "more": sum(counts.values()) > MAX_ERP_PUSHES_SHOWN,
+    }

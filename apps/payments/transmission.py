@@ -14,6 +14,7 @@ from apps.core.services import document_store
 from apps.exceptions.services import case_open
 from apps.org.models import PaymentFormat
 from apps.payments import nacha, pain001
+from apps.payments.cutoff import execution_date_roll
 from apps.payments.models import BATCH_TRANSITIONS, BatchStatus, InstructionStatus, PaymentBatch, PaymentFile
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ def payment_file_build(batch: PaymentBatch) -> tuple[bytes, str, str]:
     bank = batch.debtor_account.bank
     version = bank.payment_format
     now = timezone.now()
-    message_id = f"FO{batch.pk:010d}{now:%y%m%d%H%M%S}"
+    earlier = batch.files.count()  # a rebuilt file (execution date moved) never reuses a message id
+    message_id = f"FO{batch.pk:010d}{now:%y%m%d%H%M%S}" + (f"V{earlier + 1}" if earlier else "")
     account = batch.debtor_account
     fields = [f for f in pain001.Transfer.__dataclass_fields__]
     transfers = [
@@ -68,6 +70,13 @@ def payment_batch_transmit(*, batch_id: int, actor=None) -> PaymentFile | None:
             if file is not None and file.status == PaymentFile.Status.SENT:
                 return file
             raise Conflict(f"Batch {batch.erp_reference} is {batch.status}; only approved batches are sent.")
+        if file is None or file.status == PaymentFile.Status.GENERATED:  # the date is still ours to set
+            rolled = execution_date_roll(batch, actor=actor)  # the bank's cut-off passed: next business day
+            if rolled is not None and file is not None:
+                file.status = PaymentFile.Status.SUPERSEDED  # never sent: rebuilt below with the new date
+                audited_save(file, actor=actor, update_fields=["status"],
+                             reason=f"superseded: execution date now {batch.requested_execution_date}")
+                file = None
         if file is None:
             try:
                 content, version, message_id = payment_file_build(batch)

@@ -122,6 +122,7 @@ def _detail_context(request, batch: PaymentBatch, **extra) -> dict:
         "can_cancel": BATCH_TRANSITIONS.allowed(batch.status, BatchStatus.CANCELLED) and (
             user.has_perm("payments.change_paymentbatch") or user.has_perm(APPROVE)),
         "blocker": selectors.approval_blocker(batch=batch, user=user) if pending else "",
+        "erp": selectors.batch_erp_exchange(batch=batch),
     }
     context.update(extra)
     return context

@@ -12,6 +12,15 @@ class AddressInput(StrictSerializer):
     country = serializers.CharField(required=False, allow_blank=True, max_length=2)
     lines = serializers.ListField(child=serializers.CharField(max_length=70), required=False, max_length=2)
 
+    def to_internal_value(self, data):
+        # "postcode" is the spelling of the finops.payment_batch.v1 examples (docs/partner-documents.md): same field.
+        if isinstance(data, dict) and "postcode" in data:
+            data = dict(data)
+            value = data.pop("postcode")
+            if data.setdefault("postal_code", value) != value:
+                raise serializers.ValidationError({"postcode": ["Differs from postal_code: give one of them."]})
+        return super().to_internal_value(data)
+
 
 class CreditorInput(StrictSerializer):
     name = serializers.CharField(max_length=140)
@@ -76,9 +85,10 @@ class BatchSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentBatch
-        fields = ["id", "entity", "debtor_account", "requested_execution_date", "erp_reference", "source", "status",
-                  "currency", "total_amount", "instruction_count", "content_sha256", "required_approvals",
-                  "required_roles", "approval_rules", "approvals", "created_by", "created_at", "updated_at"]
+        fields = ["id", "entity", "debtor_account", "requested_execution_date", "execution_date_rolled_from",
+                  "erp_reference", "source", "status", "currency", "total_amount", "instruction_count",
+                  "content_sha256", "required_approvals", "required_roles", "approval_rules", "approvals",
+                  "created_by", "created_at", "updated_at"]
 
 
 class BatchDetailSerializer(BatchSerializer):
