@@ -13,6 +13,11 @@ TEST_ENV := FINOPS_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_R
 	FINOPS_TEST_DB_NAME=$(FINOPS_TEST_DB_NAME) \
 	CELERY_BROKER_URL=$(TEST_REDIS_URL) CELERY_TASK_ALWAYS_EAGER=true
 
+# The demo's sandbox partners and the hub's connections to them share these (credentials_env in the demo config).
+DEMO_ENV := FINOPS_SANDBOX_ROOT=$${FINOPS_SANDBOX_ROOT:-$(CURDIR)/var/sandbox} \
+	FINOPS_DEMO_ERP_CLOUD='{"client_id": "finops-hub", "client_secret": "demo-erp-cloud-secret-2026"}' \
+	FINOPS_DEMO_CONCUR='{"client_id": "finops-hub", "client_secret": "demo-concur-secret-2026"}'
+
 .PHONY: install demo serve test test-fast services chromium worker beat bench check clean
 
 install: $(STAMP)
@@ -27,9 +32,10 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py sandbox_setup --bank DEUT:DEUTDEFFXXX:DE89370400440532013000,DE65100700000123456789 \
 		--name "Sandbox Deutsche Bank" --balance 2500000
-	$(BIN)/python manage.py demo_load
+	$(DEMO_ENV) $(BIN)/python manage.py sandbox_partners_setup
+	$(DEMO_ENV) $(BIN)/python manage.py demo_load
 	@$(BIN)/python manage.py demo_users
-	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
+	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
 
 services:
 	@bash scripts/ensure-services.sh

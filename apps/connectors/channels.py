@@ -56,8 +56,12 @@ def already_sent(document: RawDocument) -> bool:
 
 
 def intake(recorder: Recorder, *, data: bytes, name: str, media_type: str, conn: Connection,
-           seen: set[int]) -> tuple[RawDocument, str, SyncRunDocument]:
-    """Store the bytes FIRST (content-addressed), then classify: received, duplicate or empty."""
+           seen: set[int], original: bool = False) -> tuple[RawDocument, str, SyncRunDocument]:
+    """Store the bytes FIRST (content-addressed), then classify: received, duplicate or empty.
+
+    ``original``: the partner's own payload (a CSV file, a partner's JSON record) kept for lineage next to the
+    canonical documents an adapter makes of it: linked to the run like any document (so a file already delivered
+    is recognised), counted as ``originals``, but not announced in ``connection.documents_received``."""
     document, _created = document_store(content=data, source=source_label(conn), media_type=media_type, filename=name)
     recorder.add_bytes(len(data))
     if not data:
@@ -69,9 +73,12 @@ def intake(recorder: Recorder, *, data: bytes, name: str, media_type: str, conn:
         recorder.count("duplicates")
     else:
         role = SyncRunDocument.Role.RECEIVED
-        recorder.count("received")
+        recorder.count("originals" if original else "received")
     seen.add(document.pk)
-    return document, role, recorder.add_document(document, role, remote_name=name)
+    link = recorder.add_document(document, role, remote_name=name)
+    if original and role == SyncRunDocument.Role.RECEIVED:
+        recorder.received.remove(document.pk)  # the canonical documents made of it are what the hub consumes
+    return document, role, link
 
 
 # -- files (directory, SFTP) -----------------------------------------------------------------------------------
@@ -99,13 +106,8 @@ def _archive(transport: FileTransport, inbox: str, archive: str, name: str, docu
     raise PermanentError(f"Cannot archive {name}: every archive name is taken.")
 
 
-def pickup(transport: FileTransport, recorder: Recorder, *, conn: Connection, inbox: str, archive: str) -> list[RawDocument]:
-    """Collect the settled files of ``inbox``: store each as a RawDocument, then move it to ``archive``.
-
-    Order matters: a crash after storing and before archiving leaves the file in the inbox; the next run finds
-    the same SHA-256 already stored, hands it over if no successful run delivered it yet, and archives it.
-    Files whose size or mtime changes between two looks, and ``.part``/``.tmp`` files, are left for later.
-    """
+def _settled(transport: FileTransport, recorder: Recorder, *, conn: Connection, inbox: str) -> list[FileEntry]:
+    """The inbox's files that look complete: not ``.part``/``.tmp``, same size and mtime on a second look."""
     options = conn.options or {}
     settle = float(options.get("settle_seconds", DEFAULT_SETTLE_SECONDS))
     first: list[FileEntry] = []
@@ -120,9 +122,7 @@ def pickup(transport: FileTransport, recorder: Recorder, *, conn: Connection, in
         return []
     resilience.clock.sleep(settle)  # second look: a writer still at work changes size or mtime
     second = {e.name: e for e in transport.list(inbox)}
-    received: list[RawDocument] = []
-    seen: set[int] = set()
-    archive_ready = False
+    settled: list[FileEntry] = []
     for entry in first:
         now = second.get(entry.name)
         if now is None:
@@ -130,13 +130,52 @@ def pickup(transport: FileTransport, recorder: Recorder, *, conn: Connection, in
         if (now.size, now.mtime) != (entry.size, entry.mtime):
             recorder.count("skipped_unstable")
             continue
-        path = join(inbox, entry.name)
-        data = transport.read(path)
-        if len(data) != now.size:
-            recorder.count("skipped_unstable")
+        settled.append(now)
+    return settled
+
+
+def _read_whole(transport: FileTransport, recorder: Recorder, inbox: str, entry: FileEntry) -> bytes | None:
+    data = transport.read(join(inbox, entry.name))
+    if len(data) != entry.size:
+        recorder.count("skipped_unstable")
+        return None
+    return data
+
+
+def pickup(transport: FileTransport, recorder: Recorder, *, conn: Connection, inbox: str, archive: str,
+           check: Callable[[str, bytes], Any] | None = None, original: bool = False) -> list[RawDocument]:
+    """Collect the settled files of ``inbox``: store each as a RawDocument, then move it to ``archive``.
+
+    Order matters: a crash after storing and before archiving leaves the file in the inbox; the next run finds
+    the same SHA-256 already stored, hands it over if no successful run delivered it yet, and archives it.
+    Files whose size or mtime changes between two looks, and ``.part``/``.tmp`` files, are left for later.
+
+    ``check(name, data)``, when given, reads every non-empty file before anything is stored or archived; a
+    ``PermanentError`` it raises fails the run with NOTHING archived (the unreadable file is stored and linked to
+    the run, so its detail page shows it): the files stay in the inbox until the partner replaces the bad one.
+    ``original`` is passed to :func:`intake`.
+    """
+    entries = _settled(transport, recorder, conn=conn, inbox=inbox)
+    if check is not None:
+        for entry in entries:
+            data = _read_whole(transport, recorder, inbox, entry) if entry.size else b""
+            if not data:
+                continue
+            try:
+                check(entry.name, data)
+            except PermanentError:
+                intake(recorder, data=data, name=entry.name, media_type=media_type_for(entry.name), conn=conn,
+                       seen=set(), original=original)
+                raise
+    received: list[RawDocument] = []
+    seen: set[int] = set()
+    archive_ready = False
+    for entry in entries:
+        data = _read_whole(transport, recorder, inbox, entry)
+        if data is None:
             continue
         document, role, link = intake(recorder, data=data, name=entry.name, media_type=media_type_for(entry.name),
-                                      conn=conn, seen=seen)
+                                      conn=conn, seen=seen, original=original)
         if role == SyncRunDocument.Role.RECEIVED:
             received.append(document)
         if not archive_ready:

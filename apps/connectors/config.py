@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from apps.connectors import services
 from apps.core.config import ItemResult, register_section
@@ -30,6 +31,21 @@ def _credentials_from_env(name: str | None) -> dict | None:
     return value
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: str, field: str) -> str:
+    """``${NAME}`` in an endpoint is replaced by the environment variable NAME (e.g. where a file drop is mounted
+    on this machine); an unset variable is an error, never an empty string."""
+    def value_of(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ValidationFailed(f"{field}: the environment variable {name} is not set.", {"field": field})
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(value_of, value)
+
+
 def _int(item: dict, key: str, default):
     value = item.get(key, default)
     if value is None or isinstance(value, int):
@@ -47,7 +63,7 @@ def _load_connection(item: dict, *, actor) -> ItemResult:
         partner_kind=str(item["partner_kind"]),
         partner_ref=str(item["partner"]),
         transport=str(item["transport"]),
-        endpoint=str(item["endpoint"]),
+        endpoint=_expand(str(item["endpoint"]), "endpoint"),
         options=item.get("options") or {},
         schedule="" if schedule is None else str(schedule),
         timeout_seconds=_int(item, "timeout_seconds", 30),

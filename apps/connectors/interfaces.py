@@ -27,20 +27,35 @@ class BankChannel(Protocol):
 
 @runtime_checkable
 class ErpAdapter(Protocol):
-    def pull_payment_batches(self) -> list[RawDocument]: ...
+    """An ERP, in the canonical documents of docs/partner-documents.md."""
 
-    def pull_master_data(self) -> list[RawDocument]: ...
+    def pull_payment_batches(self) -> list[RawDocument]:
+        """One ``finops.payment_batch.v1`` per batch the ERP wants paid; only documents not delivered before."""
 
-    def post_journal(self, doc: RawDocument) -> dict[str, Any]: ...
+    def pull_master_data(self) -> list[RawDocument]:
+        """One ``finops.master_data.v1`` per legal entity; only snapshots not delivered before (unchanged master
+        data gives the same document, a duplicate)."""
 
-    def push_payment_status(self, doc: RawDocument) -> dict[str, Any]: ...
+    def post_journal(self, doc: RawDocument) -> dict[str, Any]:
+        """Post a ``finops.journal.v1``; idempotent by its ``journal_id``. Answers ``{"status": "posted",
+        "document_number", "already_posted"}``, ``{"status": "rejected", "error": {code, message, field,
+        period}}`` (an answer, not a failure) or, for file-based ERPs, ``{"status": "submitted", "reference"}``."""
+
+    def journal_status(self, journal_id: str) -> dict[str, Any]:
+        """What the ERP says about a journal: as ``post_journal``, or ``{"status": "unknown"}``."""
+
+    def push_payment_status(self, doc: RawDocument) -> dict[str, Any]:
+        """Deliver a ``finops.payment_status.v1``; the ERP deduplicates by ``event_id``. ``{"status":
+        "delivered", "duplicate": bool}``."""
 
 
 @runtime_checkable
 class ExpenseSource(Protocol):
-    def pull_approved_reports(self) -> list[RawDocument]: ...
+    def pull_approved_reports(self) -> list[RawDocument]:
+        """One ``finops.expense_report.v1`` per approved, not yet exported report, not delivered before."""
 
-    def mark_exported(self, report_ids: list[str]) -> dict[str, Any]: ...
+    def mark_exported(self, report_ids: list[str], state: str = "exported") -> dict[str, Any]:
+        """Mark reports ``exported`` (journal posted) or ``paid`` (reimbursed); idempotent."""
 
 
 #: Operations a console user or a schedule may start without input, per partner kind.
@@ -52,6 +67,6 @@ RUNNABLE_OPERATIONS = {
 #: Operations a schedule runs when the connection's options name none.
 DEFAULT_SCHEDULED = {
     "bank": ("fetch_statements", "fetch_status_reports"),
-    "erp": ("pull_payment_batches",),
+    "erp": ("pull_payment_batches", "pull_master_data"),
     "expense": ("pull_approved_reports",),
 }

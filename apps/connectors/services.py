@@ -113,6 +113,9 @@ class ResilientErpAdapter(_ResilientAdapter):
     def post_journal(self, doc: RawDocument, *, run: SyncRun | None = None) -> dict[str, Any]:
         return self._adapter_call("post_journal", doc, run=run) or {}
 
+    def journal_status(self, journal_id: str, *, run: SyncRun | None = None) -> dict[str, Any]:
+        return self._adapter_call("journal_status", journal_id, run=run) or {}
+
     def push_payment_status(self, doc: RawDocument, *, run: SyncRun | None = None) -> dict[str, Any]:
         return self._adapter_call("push_payment_status", doc, run=run) or {}
 
@@ -124,8 +127,11 @@ class ResilientExpenseSource(_ResilientAdapter):
     def pull_approved_reports(self, *, run: SyncRun | None = None) -> list[RawDocument]:
         return self._adapter_call("pull_approved_reports", run=run, exclusive_run=True) or []
 
-    def mark_exported(self, report_ids: list[str], *, run: SyncRun | None = None) -> dict[str, Any]:
-        return self._adapter_call("mark_exported", list(report_ids), run=run) or {}
+    def mark_exported(self, report_ids: list[str], state: str = "exported", *,
+                      run: SyncRun | None = None) -> dict[str, Any]:
+        if state not in ("exported", "paid"):
+            raise ValidationFailed(f"state: {state!r} is not exported or paid.", {"field": "state"})
+        return self._adapter_call("mark_exported", list(report_ids), state, run=run) or {}
 
     def check(self, *, run: SyncRun | None = None) -> dict:
         return self._adapter_call("check", run=run) or {}

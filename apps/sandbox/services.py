@@ -26,7 +26,7 @@ from schwifty.exceptions import SchwiftyException
 from apps.core.crypto import credentials_decrypt, credentials_encrypt
 from apps.core.errors import NotFound, ValidationFailed
 from apps.core.money import Money, validate_currency
-from apps.sandbox import pain, statements
+from apps.sandbox import faults, pain, statements
 from apps.sandbox.models import (
     BookingKind,
     Channel,
@@ -47,8 +47,6 @@ logger = logging.getLogger(__name__)
 
 PARTIAL_SUFFIXES = (".part", ".tmp", ".filepart", ".partial")
 MAX_CATCH_UP_DAYS = 31
-FAULT_FIELDS = ("latency_ms", "error_rate", "timeout_seconds", "throttle_rate", "retry_after_seconds",
-                "malformed_documents", "outage_start", "outage_end")
 LIVE = (PaymentStatus.ACCEPTED, PaymentStatus.EXECUTED, PaymentStatus.RETURNED)
 
 
@@ -71,14 +69,14 @@ def bank_dirs(bank: SandboxBank) -> dict[str, Path]:
             "status": base / "outbox" / "status-reports", "statements": base / "outbox" / "statements"}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     part.write_bytes(data)
     os.replace(part, path)
 
 
-def _safe_name(value: str) -> str:
+def safe_name(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", value)[:80] or "file"
 
 
@@ -166,41 +164,16 @@ def sandbox_bank_ensure(*, code: str, name: str, bic: str, accounts: list[Any] =
 
 
 @transaction.atomic
-def sandbox_faults_set(*, bank_code: str, clear: bool = False, **faults: Any) -> SandboxBank:
+def sandbox_faults_set(*, bank_code: str, clear: bool = False, **settings: Any) -> SandboxBank:
     """Set fault injection (``latency_ms``, ``error_rate`` %, ``timeout_seconds``, ``throttle_rate`` %,
     ``retry_after_seconds``, ``malformed_documents``, ``outage_start``/``outage_end``); ``clear`` resets all first."""
-    bank = _bank(bank_code, lock=True)
-    unknown = set(faults) - set(FAULT_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Unknown fault setting(s): {', '.join(sorted(unknown))}.", {"fields": sorted(unknown)})
-    if clear:
-        for f in FAULT_FIELDS:
-            setattr(bank, f, SandboxBank._meta.get_field(f).get_default())
-    for f, value in faults.items():
-        if f in ("outage_start", "outage_end"):
-            if isinstance(value, str) and value:
-                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-                value = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
-            value = value or None
-        elif f == "malformed_documents":
-            value = value in (True, "true", "1", 1, "yes", "on")
-        else:
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise ValidationFailed(f"{f}: {value!r} is not a whole number.", {"field": f}) from None
-            if value < 0 or (f in ("error_rate", "throttle_rate") and value > 100):
-                raise ValidationFailed(f"{f}: {value} is out of range.", {"field": f})
-        setattr(bank, f, value)
-    if bank.outage_start and bank.outage_end and bank.outage_end <= bank.outage_start:
-        raise ValidationFailed("outage_end must be after outage_start.", {"field": "outage_end"})
+    bank = faults.faults_apply(_bank(bank_code, lock=True), clear=clear, **settings)
     bank.save()
     return bank
 
 
 def sandbox_faults(bank: SandboxBank) -> dict[str, Any]:
-    return {f: (getattr(bank, f).isoformat() if isinstance(getattr(bank, f), dt.datetime) else getattr(bank, f))
-            for f in FAULT_FIELDS}
+    return faults.faults_json(bank)
 
 
 # -- documents --------------------------------------------------------------------------------------------------
@@ -212,7 +185,7 @@ def _document_add(bank: SandboxBank, *, kind: str, filename: str, content: bytes
                                          content=content, message=message, account=account)
     if write_to:
         target = bank_dirs(bank)[write_to] / filename
-        transaction.on_commit(lambda: _write_atomic(target, content))
+        transaction.on_commit(lambda: write_atomic(target, content))
     return doc
 
 
@@ -312,7 +285,7 @@ def _status_report(bank: SandboxBank, message: SandboxMessage, msg: pain.Pain001
     content = pain.build_pain002(msg, bank_bic=bank.bic, msg_id=report_id, now=timezone.now(), only=only)
     version = pain.PAIN002_FOR[msg.version]
     return _document_add(
-        bank, kind=DocumentKind.STATUS_REPORT, filename=f"{version}_{_safe_name(msg.msg_id)}_{report_id[-8:]}.xml",
+        bank, kind=DocumentKind.STATUS_REPORT, filename=f"{version}_{safe_name(msg.msg_id)}_{report_id[-8:]}.xml",
         content=content, message=message, write_to="status" if message.channel == Channel.FILE else None,
     )
 
@@ -425,7 +398,7 @@ def _notify(bank: SandboxBank, account: SandboxAccount, booking: SandboxBooking)
     content = statements.camt054(acct=_header(bank, account), notification_id=f"NTF-{booking.reference}", seq=seq,
                                  line=_line(booking), now=timezone.now(), msg_id=f"CAMT054-{booking.reference}")
     _document_add(bank, kind=DocumentKind.NOTIFICATION, account=account, content=content,
-                  filename=f"camt.054_{_safe_name(account.identifier)}_{seq:06d}.xml",
+                  filename=f"camt.054_{safe_name(account.identifier)}_{seq:06d}.xml",
                   write_to="statements" if bank.write_files else None)
 
 
@@ -488,7 +461,7 @@ def _close_day(bank: SandboxBank, day: dt.date) -> int:
         seq = account.last_statement_seq + 1
         header = _header(bank, account)
         lines = [_line(b) for b in bookings]
-        ident = _safe_name(account.identifier)
+        ident = safe_name(account.identifier)
         if bank.statement_format == StatementFormat.MT940:
             content = statements.mt940(acct=header, statement_id=f"STM{day:%y%m%d}{seq:05d}", seq=seq, day=day,
                                        opening=opening, closing=closing, lines=lines)

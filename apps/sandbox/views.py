@@ -7,25 +7,16 @@ connection endpoint ``http://127.0.0.1:8100/sandbox/banks/<code>/`` its defaults
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
-from decimal import Decimal
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 
-from apps.core.errors import ApplicationError, NotFound, ValidationFailed
+from apps.core.errors import NotFound, ValidationFailed
 from apps.sandbox import faults, selectors, services
+from apps.sandbox.auth import API_KEY_HEADER
+from apps.sandbox.http import faults_endpoint, json_body, partner_endpoint, require_method
 from apps.sandbox.models import Channel, DocumentKind, SandboxBank
 
-API_KEY_HEADER = "X-API-Key"
 KINDS = {"status-reports": [DocumentKind.STATUS_REPORT],
          "statements": [DocumentKind.STATEMENT, DocumentKind.NOTIFICATION]}
-
-
-def _error(exc: ApplicationError) -> JsonResponse:
-    return JsonResponse({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
 
 
 def _presented_key(request: HttpRequest) -> str:
@@ -36,53 +27,13 @@ def _presented_key(request: HttpRequest) -> str:
     return key
 
 
-def bank_endpoint(*, inject: bool = True) -> Callable:
+def bank_endpoint(*, inject: bool = True):
     """Find the bank, apply its outage window, check the API key, inject faults, turn errors into JSON."""
-
-    def decorator(view: Callable) -> Callable:
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, code: str, *args, **kwargs) -> HttpResponse:
-            bank = SandboxBank.objects.filter(code=code).first()
-            if bank is None:
-                return JsonResponse({"message": f"No sandbox bank {code!r}.", "extra": {}}, status=404)
-            if inject and faults.in_outage(bank):
-                return faults.outage_response(bank)
-            if not services.sandbox_bank_check_key(bank, _presented_key(request)):
-                return JsonResponse({"message": f"Missing or wrong {API_KEY_HEADER}.", "extra": {}}, status=401)
-            if inject:
-                injected = faults.injected_response(bank)
-                if injected is not None:
-                    return injected
-            try:
-                return view(request, bank, *args, **kwargs)
-            except ApplicationError as exc:
-                return _error(exc)
-
-        return wrapper
-
-    return decorator
-
-
-class MethodNotAllowed(ApplicationError):
-    status_code = 405
-
-
-def _method(request: HttpRequest, *allowed: str) -> None:
-    if request.method not in allowed:
-        raise MethodNotAllowed(f"Method {request.method} not allowed here.", {"allowed": list(allowed)})
-
-
-def _json_body(request: HttpRequest) -> dict:
-    if not request.body:
-        return {}
-    try:
-        body = json.loads(request.body, parse_float=Decimal)
-    except ValueError:
-        raise ValidationFailed("The body is not JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object.")
-    return body
+    return partner_endpoint(
+        lambda code: SandboxBank.objects.filter(code=code).first(), what="sandbox bank", inject=inject,
+        authorised=lambda bank, request: services.sandbox_bank_check_key(bank, _presented_key(request)),
+        unauthorised=f"Missing or wrong {API_KEY_HEADER}.",
+    )
 
 
 @bank_endpoint()
@@ -104,7 +55,7 @@ def _message_json(request: HttpRequest, bank: SandboxBank, message) -> dict:
 @bank_endpoint()
 def payment_files(request: HttpRequest, bank: SandboxBank) -> HttpResponse:
     """POST a pain.001 (the raw XML body, or multipart ``file``): 202 with its id and the pain.002 to fetch."""
-    _method(request, "POST")
+    require_method(request, "POST")
     upload = request.FILES.get("file")
     content = upload.read() if upload else request.body
     filename = request.headers.get("X-Filename", "") or (upload.name if upload else "")
@@ -126,7 +77,7 @@ def payment_file_detail(request: HttpRequest, bank: SandboxBank, pk: int) -> Htt
 
 @bank_endpoint()
 def document_list(request: HttpRequest, bank: SandboxBank, kind: str) -> HttpResponse:
-    _method(request, "GET")
+    require_method(request, "GET")
     include_acknowledged = request.GET.get("all", "").lower() in ("1", "true", "yes")
     docs = selectors.sandbox_document_list(bank=bank, kinds=KINDS[kind], include_acknowledged=include_acknowledged,
                                            only_kind=request.GET.get("kind", ""))
@@ -135,7 +86,7 @@ def document_list(request: HttpRequest, bank: SandboxBank, kind: str) -> HttpRes
 
 @bank_endpoint()
 def document_content(request: HttpRequest, bank: SandboxBank, kind: str, pk: int) -> HttpResponse:
-    _method(request, "GET")
+    require_method(request, "GET")
     doc = selectors.sandbox_document_get(bank=bank, kinds=KINDS[kind], pk=pk)
     response = HttpResponse(faults.maybe_truncate(bank, bytes(doc.content)), content_type=doc.media_type)
     response["Content-Disposition"] = f'attachment; filename="{doc.filename}"'
@@ -144,7 +95,7 @@ def document_content(request: HttpRequest, bank: SandboxBank, kind: str, pk: int
 
 @bank_endpoint()
 def document_ack(request: HttpRequest, bank: SandboxBank, kind: str, pk: int) -> HttpResponse:
-    _method(request, "POST")
+    require_method(request, "POST")
     selectors.sandbox_document_get(bank=bank, kinds=KINDS[kind], pk=pk)
     doc = services.sandbox_document_acknowledge(bank_code=bank.code, document_id=pk)
     return JsonResponse({"id": str(doc.pk), "acknowledged_at": doc.acknowledged_at.isoformat()})
@@ -153,18 +104,14 @@ def document_ack(request: HttpRequest, bank: SandboxBank, kind: str, pk: int) ->
 @bank_endpoint(inject=False)
 def bank_faults(request: HttpRequest, bank: SandboxBank) -> HttpResponse:
     """GET the fault settings; POST ``{"latency_ms": 200, ...}`` (``"clear": true`` resets the others first)."""
-    if request.method == "POST":
-        body = _json_body(request)
-        clear = bool(body.pop("clear", False))
-        bank = services.sandbox_faults_set(bank_code=bank.code, clear=clear, **body)
-    return JsonResponse(services.sandbox_faults(bank))
+    return faults_endpoint(request, bank, lambda code, **kw: services.sandbox_faults_set(bank_code=code, **kw))
 
 
 @bank_endpoint()
 def credits(request: HttpRequest, bank: SandboxBank) -> HttpResponse:
     """POST ``{"account", "amount", "debtor_name", "debtor_account", "remittance", "end_to_end_id"}``."""
-    _method(request, "POST")
-    body = _json_body(request)
+    require_method(request, "POST")
+    body = json_body(request)
     allowed = {"account", "amount", "debtor_name", "debtor_account", "remittance", "end_to_end_id"}
     unknown = set(body) - allowed
     if unknown or "account" not in body or "amount" not in body:

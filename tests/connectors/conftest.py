@@ -230,3 +230,29 @@ def sftp_connection(make_connection, sftp_server):
         options={"host_key": sftp_server.public_key, "inbox_dir": "statements", "archive_dir": "archive"},
         timeout_seconds=5,
     )
+
+
+# -- ERP and expense partners (the sandbox, in-process over httpx) ---------------------------------------------------
+
+@pytest.fixture
+def sandbox_http():
+    """The hub's REST clients reach the sandbox partners in-process (same test transaction); ``.requests`` lists
+    ``(method, path)`` of every call."""
+    from apps.connectors.transports.rest import use_http_transport
+    from tests.sandbox.partner_builders import SandboxTransport
+
+    transport = SandboxTransport()
+    with use_http_transport(transport):
+        yield transport
+
+
+@pytest.fixture
+def partner_connection(make_connection):
+    """``partner_connection(code, kind, partner, adapter, endpoint, **kw)``: an ERP or expense connection."""
+
+    def make(code: str, *, kind: str, partner: str, adapter: str, endpoint: str, transport: str = "rest",
+             options: dict | None = None, **kw) -> Connection:
+        return make_connection(code, partner_kind=kind, partner_ref=partner, transport=transport, endpoint=endpoint,
+                               options={"adapter": adapter, **(options or {})}, **kw)
+
+    return make

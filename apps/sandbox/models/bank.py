@@ -5,11 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from apps.core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
-
-
-def _amount(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
+from apps.sandbox.models.common import FaultSettings, amount_field as _amount
 
 
 class StatementFormat(models.TextChoices):
@@ -27,7 +23,7 @@ class ReturnMode(models.TextChoices):
     STATUS_REPORT = "status_report", "pain.002 RJCT after ACCP, before execution"
 
 
-class SandboxBank(models.Model):
+class SandboxBank(FaultSettings):
     code = models.SlugField(max_length=20, unique=True)
     name = models.CharField(max_length=140)
     bic = models.CharField(max_length=11)
@@ -48,15 +44,6 @@ class SandboxBank(models.Model):
     return_mode = models.CharField(max_length=20, choices=ReturnMode.choices, default=ReturnMode.STATEMENT)
     accept_status = models.CharField(max_length=4, choices=AcceptStatus.choices, default=AcceptStatus.ACCP)
     business_date = models.DateField(null=True, blank=True, help_text="The day being booked; empty: today.")
-    # fault injection
-    latency_ms = models.PositiveIntegerField(default=0, help_text="Added to every answer.")
-    error_rate = models.PositiveSmallIntegerField(default=0, help_text="Percent of requests answered HTTP 500.")
-    timeout_seconds = models.PositiveIntegerField(default=0, help_text="Sleep this long before answering.")
-    throttle_rate = models.PositiveSmallIntegerField(default=0, help_text="Percent of requests answered HTTP 429.")
-    retry_after_seconds = models.PositiveIntegerField(default=30, help_text="Retry-After of 429 answers.")
-    malformed_documents = models.BooleanField(default=False, help_text="Serve truncated XML/MT940 downloads.")
-    outage_start = models.DateTimeField(null=True, blank=True)
-    outage_end = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,6 +56,10 @@ class SandboxBank(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.bic})"
+
+    @property
+    def label(self) -> str:
+        return f"Sandbox bank {self.code}"
 
 
 class SandboxAccount(models.Model):
