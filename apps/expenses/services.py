@@ -556,9 +556,9 @@ def _employee_creditor(report: ExpenseReport, md: MasterData) -> dict:
         creditor["account_number"], creditor["routing"] = data["account_number"], data.get("routing", "")
     else:
         raise ValidationFailed(f"employee {report.employee_id} has no bank details in {report.entity.code}'s ERP.")
-    country = report.entity.country
-    creditor["address"] = {"country": data.get("country") or country, **({"town": data["town"]} if data.get("town")
-                                                                           else {})}
+    address = {"street": data.get("street"), "postal_code": data.get("postal_code"), "town": data.get("town"),
+               "country": data.get("country") or report.entity.country}
+    creditor["address"] = {k: v for k, v in address.items() if v}
     return creditor
 
 

@@ -58,7 +58,8 @@ MASTERDATA = {
     "gl_accounts.csv": ("code", "name", "active"),
     "cost_centres.csv": ("code", "name", "active", "valid_from", "valid_to"),
     "tax_codes.csv": ("code", "country", "rate", "gl_account", "active"),
-    "employees.csv": ("id", "name", "active", "email", "iban", "bic", "account_number", "routing", "currency"),
+    "employees.csv": ("id", "name", "active", "email", "iban", "bic", "account_number", "routing", "currency",
+                      "street", "postal_code", "town", "country"),
     "periods.csv": ("period", "start", "end", "status"),
     "category_accounts.csv": ("category", "gl_account"),
     "fx_rates.csv": ("date", "base", "quote", "rate"),
@@ -118,7 +119,8 @@ def _masterdata_files(entity: SandboxErpEntity) -> dict[str, list[dict]]:
                            "active": _flag(t.active)} for t in entity.tax_codes.order_by("code")],
         "employees.csv": [{"id": e.employee_id, "name": e.name, "active": _flag(e.active), "email": e.email,
                            "iban": e.iban, "bic": e.bic, "account_number": e.account_number, "routing": e.routing,
-                           "currency": e.currency} for e in entity.employees.order_by("employee_id")],
+                           "currency": e.currency, "street": e.street, "postal_code": e.postal_code, "town": e.town,
+                           "country": e.country} for e in entity.employees.order_by("employee_id")],
         "periods.csv": [{"period": p.period, "start": _iso(p.start), "end": _iso(p.end), "status": p.status}
                         for p in entity.periods.order_by("period")],
         "category_accounts.csv": [{"category": c.category, "gl_account": c.gl_account}

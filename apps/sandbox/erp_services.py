@@ -192,7 +192,8 @@ SECTIONS: dict[str, tuple[type[Model], tuple[str, ...], tuple]] = {
         ("id", "employee_id", _text, REQUIRED), ("name", "name", _text, REQUIRED), ("email", "email", _text, ""),
         ("active", "active", _bool, True), ("iban", "iban", _text, ""), ("bic", "bic", _text, ""),
         ("account_number", "account_number", _text, ""), ("routing", "routing", _text, ""),
-        ("currency", "currency", _text, REQUIRED))),
+        ("currency", "currency", _text, REQUIRED), ("street", "street", _text, ""),
+        ("postal_code", "postal_code", _text, ""), ("town", "town", _text, ""), ("country", "country", _text, ""))),
     "periods": (SandboxPeriod, ("period",), (
         ("period", "period", _text, REQUIRED), ("start", "start", _date, None), ("end", "end", _date, None),
         ("status", "status", _text, PeriodStatus.OPEN))),
@@ -291,15 +292,23 @@ def _touch(entity: SandboxErpEntity) -> None:
 
 
 @transaction.atomic
-def sandbox_cost_centre_set_active(*, erp_code: str, entity_code: str, code: str, active: bool) -> SandboxCostCentre:
-    """Deactivate (or reactivate) a cost centre: journals using an inactive one are rejected."""
+def sandbox_cost_centre_set_active(*, erp_code: str, entity_code: str, code: str, active: bool,
+                                   valid_to: dt.date | None | str = "keep") -> SandboxCostCentre:
+    """Deactivate (or reactivate) a cost centre: journals using an inactive one are rejected. ``valid_to`` (a date,
+    or None for open-ended) also moves the end of its validity, as a controller reopening it would."""
     entity = erp_entity(erp_get(erp_code, lock=True), entity_code)
     centre = entity.cost_centres.filter(code=code).first()
     if centre is None:
         raise NotFound(f"No cost centre {code!r} in {erp_code}:{entity_code}.", {"field": "code"})
+    changed = []
     if centre.active != active:
         centre.active = active
-        centre.save(update_fields=["active"])
+        changed.append("active")
+    if valid_to != "keep" and centre.valid_to != valid_to:
+        centre.valid_to = valid_to
+        changed.append("valid_to")
+    if changed:
+        centre.save(update_fields=changed)
         _touch(entity)
     return centre
 

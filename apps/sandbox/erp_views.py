@@ -92,7 +92,8 @@ RESOURCES: dict[str, tuple[type, tuple[str, ...], Callable[..., dict]]] = {
     "employees": (SandboxEmployee, ("entity__code", "employee_id"), lambda e: {
         "company": e.entity.code, "personnel_number": e.employee_id, "full_name": e.name, "email": e.email,
         "active": e.active, "currency": e.currency,
-        "bank": {"iban": e.iban, "bic": e.bic, "account_number": e.account_number, "routing_number": e.routing}}),
+        "bank": {"iban": e.iban, "bic": e.bic, "account_number": e.account_number, "routing_number": e.routing},
+        "home_address": {"street": e.street, "zip": e.postal_code, "city": e.town, "country": e.country}}),
     "periods": (SandboxPeriod, ("entity__code", "period"), lambda p: {
         "company": p.entity.code, "fiscal_period": p.period, "start": _day(p.start), "end": _day(p.end),
         "status": p.status}),

@@ -1,7 +1,7 @@
 """End to end on the sandbox bank, through files as with a real bank: ERP batch in -> duplicate and changed bank
 details held -> cleared by treasury -> two approvals -> XSD-valid pain.001 sent -> the sandbox bank answers a
 pain.002 with one AC04 rejection -> the hub fetches it, imports it through bank_import -> case with the explanation
--> status events for the ERP."""
+-> status events, delivered to the entity's (sandbox, cloud) ERP over HTTP."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -18,7 +18,10 @@ from apps.payments import services
 from apps.payments.models import ApprovalRule, BatchStatus, FlagKind, PaymentFile, PaymentFlag, PaymentInstruction
 from apps.payments.validation import next_business_day
 from apps.sandbox.models import SandboxBank
+from apps.sandbox.models import SandboxPaymentStatusUpdate
 from apps.sandbox.services import bank_dirs, sandbox_bank_ensure, sandbox_tick
+from apps.org.models import LegalEntity
+from tests.sandbox.partner_builders import CLIENT_ID, CLIENT_SECRET, cloud_erp
 
 DEBTOR = "DE89370400440532013000"
 VENDOR_OLD, VENDOR_NEW = "DE12100700000555444333", "DE32200411110123123123"
@@ -35,9 +38,16 @@ def instruction(e2e, amount, iban, name, ref, counterparty_ref=""):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_erp_batch_to_bank_and_back(account_a, entity_a, make_user, tmp_path, settings):
+def test_erp_batch_to_bank_and_back(account_a, entity_a, make_user, tmp_path, settings, live_server):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SANDBOX_ROOT = tmp_path / "sandbox"
+    cloud_erp()  # DE01's ERP, reached over real HTTP
+    erp = connection_upsert(code="erp-cloud-api", name="Cloud ERP", partner_kind="erp", partner_ref="erp-cloud",
+                            transport="rest", endpoint=f"{live_server.url}/sandbox/erps/erp-cloud/",
+                            credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+                            options={"adapter": "rest_erp",
+                                     "token_url": f"{live_server.url}/sandbox/erps/erp-cloud/oauth/token"}).obj
+    LegalEntity.objects.filter(pk=entity_a.pk).update(erp_connection=erp)
     bank, _key = sandbox_bank_ensure(code="DEUT", name="Sandbox Deutsche Bank", bic="DEUTDEFFXXX",
                                      accounts=[{"iban": DEBTOR, "currency": "EUR", "balance": "1000000"}])
     SandboxBank.objects.filter(pk=bank.pk).update(closed_accounts=[CLOSED])
@@ -100,3 +110,9 @@ def test_erp_batch_to_bank_and_back(account_a, entity_a, make_user, tmp_path, se
     events = set(Event.objects.filter(aggregate_type="payments.paymentinstruction").values_list("type", flat=True))
     assert {"payment_instruction.accepted", "payment_instruction.rejected"} <= events
     assert Event.objects.filter(type="payment_batch.partially_accepted").count() == 1
+    # the ERP received every status (in its own dialect), the AC04 rejection with its reason, once per event
+    updates = SandboxPaymentStatusUpdate.objects.filter(erp__code="erp-cloud", batch_reference="ERP-1")
+    items = {(i["end_to_end_id"], i["status"], i["reason_code"]) for u in updates for i in u.payload["items"]}
+    assert ("E2E-CLOSED", "rejected", "AC04") in items and ("E2E-OK", "accepted", "") in items
+    assert "partially_accepted" in set(updates.values_list("status", flat=True))
+    assert updates.count() == len(set(updates.values_list("event_id", flat=True)))

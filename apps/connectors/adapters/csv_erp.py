@@ -114,7 +114,9 @@ def master_data_from_csv(files: dict[str, bytes]) -> dict:
         "employees": [{"id": r.need("id"), "name": r.get("name"), "entity": head.need("code"),
                        "active": r.flag("active"), "email": r.get("email"), "iban": r.get("iban"),
                        "bic": r.get("bic"), "account_number": r.get("account_number"), "routing": r.get("routing"),
-                       "currency": r.get("currency")} for r in rows("employees.csv", ("id", "active"))],
+                       "currency": r.get("currency"), "street": r.get("street"), "postal_code": r.get("postal_code"),
+                       "town": r.get("town"), "country": r.get("country")}
+                      for r in rows("employees.csv", ("id", "active"))],
         "periods": [{"period": r.need("period"), "start": r.date("start"), "end": r.date("end"),
                      "status": r.need("status")} for r in rows("periods.csv", ("period", "start", "end", "status"))],
         "category_accounts": [{"category": r.need("category"), "gl_account": r.need("gl_account")}

@@ -61,7 +61,11 @@ def _master_data(entity: dict, rows: dict[str, list[dict]]) -> dict:
             "active": bool(e.get("active")), "email": text(e.get("email")),
             "iban": text((e.get("bank") or {}).get("iban")), "bic": text((e.get("bank") or {}).get("bic")),
             "account_number": text((e.get("bank") or {}).get("account_number")),
-            "routing": text((e.get("bank") or {}).get("routing_number")), "currency": text(e.get("currency"))}),
+            "routing": text((e.get("bank") or {}).get("routing_number")), "currency": text(e.get("currency")),
+            "street": text((e.get("home_address") or {}).get("street")),
+            "postal_code": text((e.get("home_address") or {}).get("zip")),
+            "town": text((e.get("home_address") or {}).get("city")),
+            "country": text((e.get("home_address") or {}).get("country"))}),
         "periods": each("periods", lambda p, w: {
             "period": text(need(p, "fiscal_period", w)), "start": p.get("start"), "end": p.get("end"),
             "status": text(need(p, "status", w))}),

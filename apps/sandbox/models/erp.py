@@ -130,6 +130,10 @@ class SandboxEmployee(models.Model):
     account_number = models.CharField(max_length=34, blank=True)
     routing = models.CharField(max_length=20, blank=True)
     currency = models.CharField(max_length=3)
+    street = models.CharField(max_length=70, blank=True)
+    postal_code = models.CharField(max_length=16, blank=True)
+    town = models.CharField(max_length=35, blank=True)
+    country = models.CharField(max_length=2, blank=True)
 
     class Meta:
         ordering = ["entity", "employee_id"]
