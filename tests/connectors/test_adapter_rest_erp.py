@@ -89,7 +89,8 @@ def test_pull_master_data_one_canonical_document_per_entity(conn, sandbox_http):
     jana = next(e for e in data["employees"] if e["id"] == "E-0042")
     assert jana == {"id": "E-0042", "name": "Jana Kowalski", "entity": "DE01", "active": True,
                     "email": "jana.kowalski@acme.example", "iban": "DE80500105175407324380", "bic": "INGDDEFFXXX",
-                    "account_number": "", "routing": "", "currency": "EUR"}
+                    "account_number": "", "routing": "", "currency": "EUR", "street": "Lindenstr. 12",
+                    "postal_code": "10969", "town": "Berlin", "country": "DE"}
     assert {p["period"]: p["status"] for p in data["periods"]} == {
         "2026-09": "closed", "2026-10": "closed", "2026-11": "open", "2026-12": "open"}
     assert {"category": "travel", "gl_account": "6400"} in data["category_accounts"]
