@@ -1,5 +1,6 @@
 """Demo data: a user per role, the demo configuration (through config_load) and open cases of several kinds."""
 
+import contextlib
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -43,6 +44,20 @@ BROKEN_CAMT = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+@contextlib.contextmanager
+def sandbox_in_process():
+    """The demo server is not up while the demo loads: the hub's REST clients reach the sandbox partners (mounted
+    under /sandbox/ of this same project) through httpx's WSGI transport, in this process. Same requests, same
+    adapters, same SyncRuns as over the network later."""
+    import httpx
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from apps.connectors.transports.rest import use_http_transport
+
+    with use_http_transport(httpx.WSGITransport(app=WSGIHandler())):
+        yield
+
+
 def password_for(username: str) -> str:
     return f"demo-{username}-2026"
 
@@ -66,7 +81,9 @@ class Command(BaseCommand):
         if not ExceptionCase.objects.exists():
             self._cases()
         self._statements()
-        self._payments()
+        with sandbox_in_process():
+            self._payments()
+            self._partners()
         self.stdout.write(self.style.SUCCESS(f"{ExceptionCase.objects.count()} case(s) in the queue"))
 
     def _statements(self) -> None:
@@ -126,9 +143,7 @@ class Command(BaseCommand):
         op_usd = BankAccount.objects.get(account_number="000123456789")
         vendor = Counterparty.objects.get(code="V-1001")
         vendor2 = Counterparty.objects.get(code="V-1002")
-        employee = Counterparty.objects.get(code="E-0042")
         us_vendor = Counterparty.objects.get(code="V-2001")
-        us_employee = Counterparty.objects.get(code="E-0107")
         doc, _ = document_store(
             content=BROKEN_CAMT, source="bank:DEUT", media_type="application/xml",
             filename="DEUT_camt053_20261123.xml",
@@ -158,22 +173,10 @@ class Command(BaseCommand):
             "Confirm the change with the vendor by phone before releasing it.",
         )
         case_open(
-            kind="expense.posting_blocked", subject=employee, legal_entity=de01, reason_code="cost_centre.inactive",
-            amount=Decimal("412.80"), currency="EUR",
-            message="Expense report EXP-88213 of Jana Kowalski: line 3 uses cost centre 4711, which was "
-            "deactivated on 2026-10-31. Fix the cost centre in the ERP or correct the mapping, then retry.",
-        )
-        case_open(
             kind="payment.rejected_by_bank", subject=us_vendor, legal_entity=us01, reason_code="R03",
             amount=Decimal("3120.45"), currency="USD",
             message="ACH return R03 (no account / unable to locate account) for 3,120.45 USD to Lakeside Office "
             "Supply LLC. Ask the vendor for correct account details.",
-        )
-        case_open(
-            kind="expense.posting_blocked", subject=us_employee, legal_entity=us01, reason_code="period.closed",
-            amount=Decimal("86.20"), currency="USD",
-            message="Expense report EXP-90112 of Marcus Reed is dated in period 2026-10, which is closed for US01. "
-            "Repost into 2026-11 with approval, or ask controlling to reopen 2026-10.",
         )
         case_open(
             kind="statement.gap", subject=op_usd, legal_entity=us01, reason_code="sequence.gap",
@@ -191,3 +194,21 @@ class Command(BaseCommand):
             message="Statement 2026-11-22 of Operating EUR is off by 0.01 EUR: opening 1,204,118.23 + credits "
             "88,100.00 - debits 91,442.10 = 1,200,776.13; the bank reports 1,200,776.14.",
         )
+
+    def _partners(self) -> None:
+        """First sync with the sandbox ERPs and the expense platform (afterwards their schedules, or "Run now" on
+        the Connections page): master data first, then payment runs and approved expense reports, which are
+        validated, journaled and posted to each entity's ERP; the legacy ERP acknowledges on `sandbox_tick`."""
+        from apps.connectors.models import Connection
+        from apps.connectors.services import connection_operation_run
+
+        steps = [("erp-cloud-api", "pull_master_data"), ("erp-legacy-files", "pull_master_data"),
+                 ("erp-cloud-api", "pull_payment_batches"), ("erp-legacy-files", "pull_payment_batches"),
+                 ("concur-api", "pull_approved_reports")]
+        for code, operation in steps:
+            conn = Connection.objects.filter(code=code, active=True).first()
+            if conn is None:
+                continue
+            run = connection_operation_run(connection_id=conn.pk, operation=operation)
+            self.stdout.write(f"{code} {operation}: {run.status if run else 'skipped'}"
+                              f"{' (' + run.error + ')' if run is not None and run.error else ''}")
