@@ -42,7 +42,7 @@ def _copy_history(model: type[models.Model], objs: list[models.Model], *, histor
     extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
     columns = [f.column for f in tracked] + extra
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {history._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
             for obj in objs:
                 copy.write_row([*_column_values(obj, tracked), now, reason[:100], history_type,
@@ -56,7 +56,7 @@ def bulk_insert(model: type[models.Model], objs: list[models.Model]) -> list:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     _stamp(objs, fields, adding=True)
     table, pk_column = model._meta.db_table, model._meta.pk.column
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:  # COPY errors as Django's (IntegrityError)
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                        [table, pk_column, len(objs)])
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
@@ -96,7 +96,7 @@ def bulk_update_audited(model: type[models.Model], objs: list[models.Model], fie
     targets = [meta.get_field(n) for n in names]
     pk = meta.pk
     temp = f"_bulk_{meta.db_table}"[:60]
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {pk.column}, "
                        f"{', '.join(f.column for f in targets)} FROM {meta.db_table} WITH NO DATA")
         with cursor.cursor.copy(f"COPY {temp} ({pk.column}, {', '.join(f.column for f in targets)}) FROM STDIN") as copy:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -68,6 +68,15 @@ def expense_reports_receive(*, items: list[tuple[dict, RawDocument | None]], sou
         if entity is None or (actor is not None and not can_access_entity(user=actor, entity_id=entity.pk)):
             raise ValidationFailed(f"entity: no active legal entity {data['entity']!r} you may use.",
                                    {"field": "entity", "report_id": data["report_id"]})
+    try:
+        return _receive(items, entities, source, actor)
+    except IntegrityError:
+        # another delivery of one of these reports committed between our read and our insert: read again, and
+        # what exists now is recognised as delivered before
+        return _receive(items, entities, source, actor)
+
+
+def _receive(items, entities, source, actor) -> list[tuple[ExpenseReport, bool]]:
     with transaction.atomic():
         keys = {(d["platform"], d["report_id"]) for d, _ in items}
         existing = {(r.platform, r.external_id): r for r in ExpenseReport.objects.filter(

@@ -228,3 +228,36 @@ def test_service_refuses_an_unbalanced_journal_on_any_database(de01):
             JournalLine.objects.filter(pk=line.pk).update(debit=line.debit + 1)
             services._check_balanced(journal)
             raise AssertionError("unreachable")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_report_delivered_concurrently_is_stored_once(tmp_path, settings):
+    import threading
+
+    from django.db import connections
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    EntityFactory(code="DE01", name="Acme GmbH", country="DE", base_currency="EUR")
+    payload = report(report_id="R-RACE-1")
+    barrier, outcomes = threading.Barrier(4), []
+
+    def deliver():
+        try:
+            barrier.wait()
+            _r, created = services.expense_report_receive(payload=payload, source="webhook")
+            outcomes.append(created)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == [False, False, False, True]
+    assert ExpenseReport.objects.filter(external_id="R-RACE-1").count() == 1
+    r = ExpenseReport.objects.get(external_id="R-RACE-1")
+    assert r.lines.count() == 2
+    assert services.expense_reports_process(report_ids=[r.pk]) == {"ready": 0, "blocked": 1}  # no master data
+    assert services.expense_reports_process(report_ids=[r.pk])["blocked"] == 1  # again: same case, one more note
+    assert ExceptionCase.objects.filter(kind="expense.posting_blocked").count() == 1
