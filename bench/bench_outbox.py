@@ -5,11 +5,14 @@
 Needs PostgreSQL (DATABASE_URL; the benchmark uses its own database ``<name>_outbox_bench``, created and migrated
 here by bench_statements.py's set-up). It emits N events, then times:
 
-* ours: ``outbox_relay_task`` hands the events to the webhook subscriber (one ``WebhookDelivery`` each), and on
-  commit the delivery tasks run in-process (``CELERY_TASK_ALWAYS_EAGER``): claim under a row lock, signed POST,
-  attempt row, status change with history — until every event is delivered;
+* ours: ``outbox_relay_task`` hands each batch of events to the webhook subscriber (one ``WebhookDelivery`` per
+  event, written in bulk), and on commit the send tasks run in-process (``CELERY_TASK_ALWAYS_EAGER``): claim a
+  batch under row locks, signed POSTs, attempt rows, status changes with history — until every event is delivered;
 * bare: the same bodies POSTed one after the other with the same HTTP client (``httpx.Client``, built by
   ``new_http_client()`` as our deliveries' is) to the same receiver, nothing else.
+
+Both sides start with their HTTP client built (building one loads the TLS context, ~0.1 s; a worker builds its
+client once per process), and both open their connection to the receiver inside the clock.
 
 The receiver is a threaded ``http.server`` on 127.0.0.1 answering 200 (HTTP/1.1 keep-alive).
 Target (issue "Connectors, sandbox partners and the Celery backbone"): ours within 2x of bare.
@@ -111,7 +114,9 @@ def _prepare(receiver: _Receiver, n: int) -> None:
 def _ours(receiver: _Receiver, n: int) -> float:
     from apps.core.tasks import outbox_relay_task
     from apps.webhooks.models import DeliveryStatus, WebhookDelivery
+    from apps.webhooks.services.delivery import http_client
 
+    http_client()  # this thread's client, built as the bare side's is before its clock (no request made)
     receiver.reset()
     start = time.perf_counter()
     outbox_relay_task()  # relays every batch; each batch's deliveries are sent in-process on commit

@@ -44,9 +44,9 @@ def _copy_history(model: type[models.Model], objs: list[models.Model], *, histor
     now = timezone.now()
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {history._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([*_column_values(obj, tracked), now, reason[:100], history_type,
-                                user.pk if user else None])
+            for obj in objs:  # an object's own _change_reason (as save() would record it) wins over ``reason``
+                copy.write_row([*_column_values(obj, tracked), now, (getattr(obj, "_change_reason", "") or reason)[:100],
+                                history_type, user.pk if user else None])
 
 
 def bulk_insert(model: type[models.Model], objs: list[models.Model]) -> list:

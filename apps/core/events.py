@@ -6,17 +6,23 @@ and marks them published; rows are claimed with ``SELECT ... FOR UPDATE SKIP LOC
 once never hand the same event out twice, and a published event is never relayed again.
 
 Subscribers are registered by apps (``subscribe``). A subscriber must only write rows in the relay's transaction
-(e.g. one webhook delivery per subscription, unique by event id) and never do network I/O itself: if it raises,
-the event's writes are rolled back and the event stays unpublished for the next relay.
+(e.g. one webhook delivery per subscription, unique by event id) and never do network I/O itself: work that leaves
+the database is queued with ``transaction.on_commit``. If it raises, the event's writes (and its on-commit work)
+are rolled back and the event stays unpublished for the next relay.
+
+A subscriber takes one event; one that writes its rows in bulk may take a relay batch's events at once instead
+(``subscribe(name, func, batch=True)``; the list is oldest first). The relay hands a batch to every subscriber in
+one savepoint and marks it published with one statement; when a subscriber raises, the savepoint is rolled back
+and the batch is handed out again one event at a time, so that only the failing event stays unpublished.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 
 from apps.core.context import current_request_id
@@ -25,11 +31,21 @@ from apps.core.models import Event
 logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
-_subscribers: dict[str, Subscriber] = {}
+BatchSubscriber = Callable[[Sequence[Event]], None]
+_subscribers: dict[str, BatchSubscriber] = {}
 
 
-def subscribe(name: str, subscriber: Subscriber) -> None:
-    _subscribers[name] = subscriber
+def subscribe(name: str, subscriber: Subscriber | BatchSubscriber, *, batch: bool = False) -> None:
+    """Register ``subscriber``: called with each event, or with a batch's list of events when ``batch`` is true."""
+    _subscribers[name] = subscriber if batch else _one_by_one(subscriber)
+
+
+def _one_by_one(subscriber: Subscriber) -> BatchSubscriber:
+    def call(events: Sequence[Event]) -> None:
+        for event in events:
+            subscriber(event)
+
+    return call
 
 
 def unsubscribe(name: str) -> None:
@@ -61,23 +77,36 @@ def _relay_soon() -> None:
 
 def outbox_relay(*, batch_size: int = 500) -> int:
     """Publish up to ``batch_size`` unpublished events, oldest first. Returns how many were published."""
-    published = 0
     with transaction.atomic():
         # Events that failed before sink behind fresh ones, so one poisoned event never blocks the rest.
         qs = Event.objects.filter(published_at__isnull=True).order_by("attempts", "created_at")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        for event in qs[:batch_size]:
+        events = list(qs[:batch_size])
+        if len(events) > 1:
             try:
                 with transaction.atomic():
-                    for subscriber in list(_subscribers.values()):
-                        subscriber(event)
-                    event.published_at = timezone.now()
-                    event.attempts += 1
-                    event.last_error = ""
-                    event.save(update_fields=["published_at", "attempts", "last_error"])
+                    _hand_out(events)
+                return len(events)
+            except Exception:  # noqa: BLE001 - a subscriber failed: find the event, one at a time, below
+                logger.warning("outbox: a subscriber failed on a batch of %s events; relaying them one by one",
+                               len(events))
+        published = 0
+        for event in events:
+            try:
+                with transaction.atomic():
+                    _hand_out([event])
                 published += 1
             except Exception as exc:  # noqa: BLE001 - one bad subscriber must not stop the relay; it is recorded
                 logger.exception("outbox: event %s (%s) not published", event.pk, event.type)
-                Event.objects.filter(pk=event.pk).update(attempts=event.attempts + 1, last_error=str(exc)[:2000])
+                Event.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
     return published
+
+
+def _hand_out(events: list[Event]) -> None:
+    """Every subscriber gets the events, then they are marked published (in the caller's savepoint)."""
+    for subscriber in list(_subscribers.values()):
+        subscriber(events)
+    Event.objects.filter(pk__in=[event.pk for event in events]).update(
+        published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+    )

@@ -35,10 +35,16 @@ class StateMachine:
         setattr(obj, self.field_name, to)
         audited_save(obj, actor=actor, reason=reason, update_fields={self.field_name, *also})
 
-    def move_many(self, objs: list[models.Model], *, to: str, actor, reason: str = "", also: Iterable[str] = ()) -> None:
-        """``move`` for many objects of one model at once: a few statements and one history row each."""
+    def move_many(self, objs: list[models.Model], *, to: str, actor, reason: str = "", also: Iterable[str] = (),
+                  reasons: list[str] | None = None) -> None:
+        """``move`` for many objects of one model at once: a few statements and one history row each. ``reasons``
+        (one per object) records a reason of its own for each."""
         if not objs:
             return
+        own_reasons = reasons if reasons is not None else [reason] * len(objs)
+        for obj, own in zip(objs, own_reasons, strict=True):
+            obj._change_reason = own[:100]
+        reason = reason or "; ".join(sorted(set(own_reasons)))[:100]
         from apps.core.bulk import bulk_update_audited
 
         for obj in objs:

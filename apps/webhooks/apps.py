@@ -10,9 +10,9 @@ class WebhooksConfig(AppConfig):
         from apps.core.events import subscribe
         from apps.core.roles import register_role_permissions
         from apps.webhooks import kinds  # noqa: F401  registers the case kind webhook.endpoint_failing
-        from apps.webhooks.services import webhook_event_fanout
+        from apps.webhooks.services import webhook_events_fanout
 
-        subscribe("webhooks", webhook_event_fanout)
+        subscribe("webhooks", webhook_events_fanout, batch=True)
         read = ["webhooks.view_webhooksubscription", "webhooks.view_webhookdelivery", "webhooks.view_deliveryattempt"]
         history = ["webhooks.view_historicalwebhooksubscription", "webhooks.view_historicalwebhookdelivery"]
         manage = ["webhooks.add_webhooksubscription", "webhooks.change_webhooksubscription",

@@ -77,7 +77,9 @@ DELIVERY_HISTORY_EXCLUDED = [
 
 
 class WebhookDelivery(TimeStampedModel):
-    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.PROTECT, related_name="deliveries")
+    # No index of its own: (subscription, created_at) and (subscription, event_id) lead with it.
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.PROTECT, related_name="deliveries",
+                                     db_index=False)
     event_id = models.UUIDField(help_text="The outbox event's id; the same on every attempt and replay")
     event_type = models.CharField(max_length=100)
     body = models.TextField(help_text="The exact JSON body sent")
@@ -116,7 +118,8 @@ class DeliveryAttempt(models.Model):
         RETRY = "retry", "Failed, will retry"
         FAILED = "failed", "Failed"
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts",
+                                 db_index=False)  # (delivery, number) is unique, so indexed
     number = models.PositiveIntegerField(help_text="FinOps-Delivery-Attempt: 1, 2, ... over every sequence")
     sequence = models.PositiveIntegerField()
     started_at = models.DateTimeField()

@@ -4,10 +4,11 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def webhook_deliver_task(delivery_id: int) -> None:
-    from apps.webhooks.services import webhook_delivery_send
+def webhook_deliver_task(delivery_ids: list[int] | int) -> None:
+    from apps.webhooks.services import webhook_deliveries_send
 
-    webhook_delivery_send(delivery_id=delivery_id)  # claims under a row lock: not due / delivered / in flight = no-op
+    ids = [delivery_ids] if isinstance(delivery_ids, int) else delivery_ids  # an int: queued by an older release
+    webhook_deliveries_send(delivery_ids=ids)  # claims under row locks: not due / delivered / in flight = no-op
 
 
 @shared_task(ignore_result=True)

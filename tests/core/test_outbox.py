@@ -80,6 +80,49 @@ def test_failing_subscriber_keeps_event_unpublished_and_does_not_block_others(db
     assert good.published_at is not None
 
 
+def test_a_batch_subscriber_gets_each_relay_batch_oldest_first(db, entity_a, collected):
+    batches = []
+    events.subscribe("test-batches", lambda batch: batches.append([event.pk for event in batch]), batch=True)
+    try:
+        with transaction.atomic():
+            for n in range(5):
+                event_emit("entity.checked", entity_a, {"n": n})
+        Event.objects.update(published_at=None, attempts=0)
+        oldest_first = list(Event.objects.order_by("created_at").values_list("pk", flat=True))
+        collected.clear()
+        while outbox_relay(batch_size=3):
+            pass
+    finally:
+        events.unsubscribe("test-batches")
+    assert batches == [oldest_first[i:i + 3] for i in range(0, len(oldest_first), 3)]
+    assert collected == oldest_first  # a subscriber of single events still gets them one by one, in order
+
+
+def test_a_failing_batch_is_handed_out_again_event_by_event(db, entity_a):
+    with transaction.atomic():
+        poison = event_emit("entity.poison", entity_a)
+        fine = event_emit("entity.fine", entity_a)
+    Event.objects.update(published_at=None, attempts=0)
+    calls = []
+
+    def strict(batch):
+        calls.append([event.pk for event in batch])
+        if any(event.pk == poison.pk for event in batch):
+            raise ValueError("not this one")
+
+    events.subscribe("strict", strict, batch=True)
+    try:
+        assert outbox_relay() == Event.objects.count() - 1
+    finally:
+        events.unsubscribe("strict")
+    everything = list(Event.objects.order_by("created_at").values_list("pk", flat=True))
+    assert calls == [everything] + [[pk] for pk in everything]  # the batch, then each event alone
+    poison.refresh_from_db()
+    fine.refresh_from_db()
+    assert poison.published_at is None and poison.attempts == 1 and poison.last_error == "not this one"
+    assert fine.published_at is not None and fine.attempts == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_relays_at_once_never_hand_out_the_same_event(entity_a):
     seen = []

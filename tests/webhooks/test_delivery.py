@@ -183,8 +183,8 @@ def test_429_with_retry_after_schedules_the_retry_no_earlier(db, subscribe, rela
 def test_an_attempt_in_flight_is_not_sent_twice(db, subscribe, relay_event, receiver):
     subscribe()
     delivery = WebhookDelivery.objects.get(event_id=relay_event("case.opened").pk)
-    claim = delivery_service._claim(delivery.pk, timezone.now())  # a worker claimed it and is sending
-    assert claim is not None
+    claims = delivery_service._claim([delivery.pk], timezone.now())  # a worker claimed it and is sending
+    assert [claim.delivery_id for claim in claims] == [delivery.pk]
     assert webhook_delivery_send(delivery_id=delivery.pk) is None  # a second run of the task
     assert receiver.requests == []
     # the worker died: after the lease the sweep enqueues it again and it is sent once
