@@ -12,6 +12,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.errors import ValidationFailed
 from apps.core.models import RawDocument
 
 _CHUNK = 1024 * 1024
@@ -75,3 +76,14 @@ def document_store(
 
 def document_open(document: RawDocument) -> BinaryIO:
     return document.content.open("rb")
+
+
+def document_json(document: RawDocument):
+    """The parsed JSON of a stored document, or ValidationFailed naming the document and the parse error."""
+    import json
+
+    with document_open(document) as fh:
+        try:
+            return json.load(fh)
+        except ValueError as exc:
+            raise ValidationFailed(f"{document.filename or 'document'} is not JSON ({exc}).") from None

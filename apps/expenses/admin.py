@@ -1,20 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from apps.core.admin import ReadOnlyAdmin
+
 from apps.expenses.models import ExpensePolicy, ExpenseReport, Journal, MasterDataSync, MasterRecord
 
 
-class ReadOnly(SimpleHistoryAdmin):
+class ReadOnly(ReadOnlyAdmin, SimpleHistoryAdmin):
     """Facts and synced data are changed by services only; the admin shows them and their history."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ExpenseReport)

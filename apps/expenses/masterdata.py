@@ -4,7 +4,6 @@ entity's ERP adapter), read back as one in-memory snapshot for validation."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -15,7 +14,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from apps.core.errors import ValidationFailed
 from apps.core.events import event_emit
 from apps.core.models import RawDocument
-from apps.core.services import document_open
+from apps.core.services import document_json
 from apps.expenses.models import MasterDataSync, MasterKind, MasterRecord
 from apps.org.models import FxRate, LegalEntity
 
@@ -175,12 +174,7 @@ def master_data_apply(*, payload: dict, document: RawDocument | None = None, con
 
 def master_data_document_apply(*, document_id: int, connection_code: str = "") -> MasterDataSync:
     document = RawDocument.objects.get(pk=document_id)
-    with document_open(document) as fh:
-        try:
-            payload = json.load(fh)
-        except ValueError as exc:
-            raise ValidationFailed(f"{document.filename or 'document'}: not JSON ({exc}).") from None
-    return master_data_apply(payload=payload, document=document, connection_code=connection_code)
+    return master_data_apply(payload=document_json(document), document=document, connection_code=connection_code)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from apps.core.bulk import bulk_create_audited, bulk_insert
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied, RetryFailed, ValidationFailed
 from apps.core.events import event_emit
 from apps.core.models import RawDocument
-from apps.core.services import document_open, document_store
+from apps.core.services import document_json, document_store
 from apps.exceptions.selectors import case_for_subject
 from apps.exceptions.services import case_open, case_resolve
 from apps.expenses.inputs import report_input_parse
@@ -130,12 +130,7 @@ def expense_document_import(*, document_id: int, source: str = "pull") -> tuple[
     """A ``finops.expense_report.v1`` document pulled from a platform. A bad one raises ValidationFailed naming
     the problem; the caller opens a case with the document attached."""
     document = RawDocument.objects.get(pk=document_id)
-    with document_open(document) as fh:
-        try:
-            payload = json.load(fh)
-        except ValueError as exc:
-            raise ValidationFailed(f"{document.filename or 'document'} is not JSON ({exc}).") from None
-    return expense_report_receive(payload=payload, source=source, document=document)
+    return expense_report_receive(payload=document_json(document), source=source, document=document)
 
 
 # -- validation and journals -----------------------------------------------------------------------------------------
