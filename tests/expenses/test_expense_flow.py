@@ -261,3 +261,40 @@ def test_the_same_report_delivered_concurrently_is_stored_once(tmp_path, setting
     assert services.expense_reports_process(report_ids=[r.pk]) == {"ready": 0, "blocked": 1}  # no master data
     assert services.expense_reports_process(report_ids=[r.pk])["blocked"] == 1  # again: same case, one more note
     assert ExceptionCase.objects.filter(kind="expense.posting_blocked").count() == 1
+
+
+def test_moving_an_entity_to_another_erp_applies_to_postings_from_then_on(de01, tmp_path,
+                                                                          django_capture_on_commit_callbacks):
+    from apps.connectors.services import connection_upsert
+    from apps.core.config import config_load
+
+    with django_capture_on_commit_callbacks(execute=True):
+        before, _ = receive(report())
+    new_erp = connection_upsert(code="erp-new", name="New ERP", partner_kind="erp", partner_ref="fake",
+                                transport="directory", endpoint=str(tmp_path), options={"adapter": "fake_erp_expenses"},
+                                reason="test").obj
+    config_load({"entities": [{"code": "DE01", "name": "Acme GmbH", "country": "DE", "base_currency": "EUR",
+                               "erp_connection": "erp-new"}]})
+    with django_capture_on_commit_callbacks(execute=True):
+        after, _ = receive(report())
+    before.refresh_from_db()
+    after.refresh_from_db()
+    assert before.journals.get().erp_connection == "erp-fake" and after.journals.get().erp_connection == new_erp.code
+    history = list(LegalEntity.history.filter(code="DE01").order_by("history_date")
+                   .values_list("erp_connection_id", flat=True))
+    assert history[-1] == new_erp.pk and history[-2] != new_erp.pk  # the change is in the entity's history
+
+
+def test_admin_triggers_a_master_data_sync_from_the_console(client, de01, make_user):
+    from apps.connectors.models import SyncRun
+
+    client.force_login(make_user("admin", all_entities=True))
+    page = client.get("/expenses/master-data/").content.decode()
+    assert "Sync now" in page and "never" not in page  # synced by the fixture
+    response = client.post("/expenses/master-data/DE01/sync/")
+    assert response.status_code == 302
+    run = SyncRun.objects.get(operation="pull_master_data")
+    assert run.connection.code == "erp-fake"
+    clerk = make_user("ap_clerk", entities=[de01])
+    client.force_login(clerk)
+    assert client.post("/expenses/master-data/DE01/sync/").status_code == 403
