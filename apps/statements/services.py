@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from datetime import timezone as dt_timezone
@@ -33,7 +34,7 @@ from apps.org.models import BankAccount, BankPartner
 from apps.statements import parsers
 from apps.statements.models import CashPosition, CsvMapping, ImportRun, Statement, StatementEntry, StatementKind
 from apps.statements.linking import batch_rows_register, notification_rows_link
-from apps.statements.storage import store_batch
+from apps.statements.storage import store_batches
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def bank_account_resolve(identifier: str | None, currency: str | None = None) ->
 # --- natural keys ------------------------------------------------------------------------------------------------
 
 def _norm(text: str | None) -> str:
-    return " ".join((text or "").split()).upper()[:140]
+    return " ".join(text.split()).upper()[:140] if text else ""
 
 
 def entry_base_key(account_id: int, entry: parsers.ParsedEntry, currency: str, *, trust_bank_reference: bool) -> bytes:
@@ -423,41 +424,22 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
         created_at_bank=_aware(parsed.created_at), currency=currency, opening_booked=parsed.opening_booked,
         opening_available=parsed.opening_available,
     )
-    occurrences: dict[int, int] = {}
-    trust_bank_reference = not parsed.format.startswith("camt")
     may_supersede = StatementEntry.objects.filter(bank_account=account, status=parsers.PENDING).exists()
+    notification = parsed.kind == StatementKind.NOTIFICATION
     returns = []
-    now = timezone.now()
-    for batch in parsed.entries.batches(BATCH_SIZE):
-        rows = []
-        for entry in batch:
-            if entry.amount.as_tuple().exponent < -MAX_DECIMALS:
-                raise StatementProblem(
-                    f"amount {entry.amount} at {entry.source_path or f'line {entry.source_line}'} has more than "
-                    f"{MAX_DECIMALS} decimals", account,
-                )
-            if entry.currency and entry.currency != currency and entry.status == parsers.BOOKED:
-                raise StatementProblem(
-                    f"currency {entry.currency} of the entry at {entry.source_path or f'line {entry.source_line}'}"
-                    f" does not match the account's currency {currency}", account,
-                )
-            base = entry_base_key(account.pk, entry, currency, trust_bank_reference=trust_bank_reference)
-            slot = hash(base)  # counts identical bookings within this statement (process-local is enough)
-            occurrence = occurrences.get(slot, 0) + 1
-            occurrences[slot] = occurrence
-            key = hashlib.sha256(base + b"\x1e" + str(occurrence).encode()).hexdigest()
-            rows.append(_row(entry, key, occurrence, account, statement, document, currency, now))
-        if parsed.kind == StatementKind.NOTIFICATION:
-            notification_rows_link(account.pk, rows)
-        outcome = store_batch(rows, may_supersede=may_supersede)
-        if parsed.kind != StatementKind.NOTIFICATION:
-            batch_rows_register(account.pk, rows, outcome.created_keys)
-        sr.entries += len(rows)
-        statement.entries_created += len(outcome.created_keys)
-        statement.entries_duplicate += outcome.duplicates
-        returns += [r for r in rows if r["is_return"] and r["natural_key"] in outcome.created_keys]
-        seen += len(rows)
-        cache.set(progress_key(run.pk), seen, timeout=3600)
+    batches = _row_batches(parsed, account, statement, document, currency)
+    link = (lambda rows: notification_rows_link(account.pk, rows)) if notification else None
+    # the entries are parsed, keyed and stored a batch at a time; storing one overlaps parsing the next
+    with closing(store_batches(batches, may_supersede=may_supersede, before_store=link)) as stored:
+        for rows, outcome in stored:
+            if not notification:
+                batch_rows_register(account.pk, rows, outcome.created_keys)
+            sr.entries += len(rows)
+            statement.entries_created += len(outcome.created_keys)
+            statement.entries_duplicate += outcome.duplicates
+            returns += [r for r in rows if r["is_return"] and r["natural_key"] in outcome.created_keys]
+            seen += len(rows)
+            cache.set(progress_key(run.pk), seen, timeout=3600)
     for name in ("closing_booked", "closing_available"):
         value = getattr(parsed, name)
         if value is not None and value.as_tuple().exponent < -MAX_DECIMALS:
@@ -491,6 +473,55 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
     return seen
 
 
+def _row_batches(parsed, account, statement, document, currency: str) -> Iterator[list[dict]]:
+    """The statement's entries as rows to store, ``BATCH_SIZE`` at a time, each with its natural key (the n-th
+    identical booking of the statement gets occurrence n)."""
+    # Identical bookings are counted by the hash of their base key (process-local is enough): a set of all of the
+    # statement's and a count of those that repeat take less memory than a count of each (1M-entry files).
+    known: set[int] = set()
+    repeated: dict[int, int] = {}
+    trust_bank_reference = not parsed.format.startswith("camt")
+    now = timezone.now()
+    account_id, statement_id, document_id = account.pk, statement.pk, document.pk
+    sha256 = hashlib.sha256
+    for batch in parsed.entries.batches(BATCH_SIZE):
+        rows = []
+        for entry in batch:
+            if _too_precise(entry.amount):
+                raise StatementProblem(
+                    f"amount {entry.amount} at {entry.source_path or f'line {entry.source_line}'} has more than "
+                    f"{MAX_DECIMALS} decimals", account,
+                )
+            if entry.currency and entry.currency != currency and entry.status == parsers.BOOKED:
+                raise StatementProblem(
+                    f"currency {entry.currency} of the entry at {entry.source_path or f'line {entry.source_line}'}"
+                    f" does not match the account's currency {currency}", account,
+                )
+            base = entry_base_key(account_id, entry, currency, trust_bank_reference=trust_bank_reference)
+            slot = hash(base)
+            if slot in known:
+                occurrence = repeated[slot] = repeated.get(slot, 1) + 1
+            else:
+                known.add(slot)
+                occurrence = 1
+            key = sha256(b"%b\x1e%d" % (base, occurrence)).hexdigest()
+            rows.append(_row(entry, key, occurrence, account_id, statement_id, document_id, currency, now))
+        yield rows
+
+
+def _too_precise(amount: Decimal) -> bool:
+    """``amount`` has more than ``MAX_DECIMALS`` decimal places as written (``1.000000`` has 6).
+
+    Read from ``str(amount)``, which writes plain numbers with exactly their decimal places: ``as_tuple()`` builds
+    a named tuple of digits, and this runs once per entry. Anything else (whole, scientific, NaN) asks as_tuple().
+    """
+    text = str(amount)
+    point = text.find(".")
+    if point < 0 or "E" in text:
+        return amount.as_tuple().exponent < -MAX_DECIMALS
+    return len(text) - point - 1 > MAX_DECIMALS
+
+
 def _aware(value):
     """Bank timestamps without an offset are taken as UTC (camt CreDtTm often has none)."""
     if value is not None and timezone.is_naive(value):
@@ -506,12 +537,12 @@ def _fill_totals(sr: StatementResult, parsed) -> None:
     sr.balances_reconcile = parsed.reconciles()
 
 
-def _row(entry, key, occurrence, account, statement, document, currency, now) -> dict:
+def _row(entry, key, occurrence, account_id, statement_id, document_id, currency, now) -> dict:
     code = entry.bank_tx_code
     return {
-        "bank_account_id": account.pk,
-        "statement_id": statement.pk,
-        "raw_document_id": document.pk,
+        "bank_account_id": account_id,
+        "statement_id": statement_id,
+        "raw_document_id": document_id,
         "natural_key": key,
         "occurrence": occurrence,
         "status": entry.status,
@@ -541,8 +572,8 @@ def _row(entry, key, occurrence, account, statement, document, currency, now) ->
         "original_amount": entry.original_amount,
         "original_currency": (entry.original_currency or "")[:3],
         "exchange_rate": entry.exchange_rate,
-        "charges": [_charge(c) for c in entry.charges],
-        "transactions": [_detail(t) for t in entry.transactions],
+        "charges": [_charge(c) for c in entry.charges] if entry.charges else [],
+        "transactions": [_detail(t) for t in entry.transactions] if entry.transactions else [],
         "source_location": (entry.source_path or (f"line {entry.source_line}" if entry.source_line else ""))[:200],
         "detail_of_id": None,
         "superseded_at": None,

@@ -5,14 +5,20 @@ straight in; a batch that must supersede pending entries (or races a concurrent 
 staging table with ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and one ``UPDATE ... FROM``. Elsewhere (the
 embedded SQLite) the same outcome comes from ``bulk_create``. Either way
 the unique constraint on (bank account, natural key) is what refuses a second copy of a booking.
+
+:func:`store_batches` stores a stream of batches; on PostgreSQL it stores one batch in a background thread (same
+connection, same transaction) while the caller reads and prepares the next, so the database inserts, indexes and
+checks the references of one batch while Python parses the next one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import itemgetter
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 import psycopg
 from psycopg.types.json import Jsonb
@@ -41,17 +47,75 @@ _values = itemgetter(*COLUMNS)
 _JSON = [COLUMNS.index("charges"), COLUMNS.index("transactions")]
 
 
-def store_batch(rows: list[dict], *, may_supersede: bool = True) -> BatchOutcome:
+def store_batch(rows: list[dict], *, may_supersede: bool = True, check_references: bool = False) -> BatchOutcome:
     """Insert entries that are new, count the rest as duplicates, supersede pending ones that are now booked.
 
     ``rows`` are dicts keyed by column name (``StatementEntry`` columns); all belong to one bank account.
     ``may_supersede=False`` says the account has no pending entries, so no booking can supersede one.
+    ``check_references=True`` checks the new rows' foreign keys now instead of at commit (PostgreSQL).
     """
     if not rows:
         return BatchOutcome(set(), 0, 0)
     if connection.vendor == "postgresql":
-        return _store_postgres(rows, may_supersede)
+        return _store_postgres(rows, may_supersede, check_references)
     return _store_generic(rows)
+
+
+def store_batches(
+    batches: Iterable[list[dict]],
+    *,
+    may_supersede: bool = True,
+    before_store: Callable[[list[dict]], object] | None = None,
+) -> Iterator[tuple[list[dict], BatchOutcome]]:
+    """:func:`store_batch` for each batch of ``batches`` in turn; yields ``(rows, outcome)`` in the same order.
+
+    On PostgreSQL each batch is stored by a background thread on this thread's connection, inside its transaction,
+    while the next batch is taken from ``batches`` (for an import: parsed from the file and keyed). The connection
+    is idle whenever this generator yields or raises, so the caller may use it between batches, and so may
+    ``before_store(rows)``, called just before a batch is handed over. Consume it to the end, or close it: closing
+    (or an error from ``batches``) waits for the batch in flight. The thread also checks the foreign keys of the
+    first ``CHECKED_BATCHES`` batches (:func:`_check_references`), work the commit would otherwise do at the end.
+    Elsewhere the batches are stored one by one.
+    """
+    if connection.vendor != "postgresql":
+        for rows in batches:
+            if before_store is not None:
+                before_store(rows)
+            yield rows, store_batch(rows, may_supersede=may_supersede)
+        return
+    shared = connections[DEFAULT_DB_ALIAS]
+    shared.ensure_connection()
+    shared.inc_thread_sharing()
+    pending: tuple[list[dict], Future] | None = None
+    handed = 0
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-store") as worker:
+            for rows in batches:
+                if pending is not None:
+                    stored, future = pending
+                    pending = None
+                    yield stored, future.result()
+                if before_store is not None:
+                    before_store(rows)
+                check = handed < CHECKED_BATCHES
+                pending = rows, worker.submit(_store_shared, shared, rows, may_supersede, check)
+                handed += 1
+            if pending is not None:
+                stored, future = pending
+                pending = None
+                yield stored, future.result()
+    finally:
+        # leaving the with block waited for the batch in flight, if any (whatever became of it)
+        shared.dec_thread_sharing()
+
+
+def _store_shared(shared, rows: list[dict], may_supersede: bool, check_references: bool) -> BatchOutcome:
+    """In the worker thread: :func:`store_batch` on the caller's connection (Django connections are per thread)."""
+    connections[shared.alias] = shared
+    try:
+        return store_batch(rows, may_supersede=may_supersede, check_references=check_references)
+    finally:
+        del connections[shared.alias]
 
 
 def _copy_rows(cursor, table: str, rows: list[dict]) -> None:
@@ -64,16 +128,20 @@ def _copy_rows(cursor, table: str, rows: list[dict]) -> None:
             copy.write_row(values)
 
 
-def _store_postgres(rows: list[dict], may_supersede: bool) -> BatchOutcome:
+def _store_postgres(rows: list[dict], may_supersede: bool, check_references: bool) -> BatchOutcome:
     """Fast path: look the batch's keys up, COPY the new rows straight into the table. When a booked report must
     supersede a pending one, or a concurrent import inserted one of the keys meanwhile, the batch takes the
     staging path instead (COPY into a temporary table, then INSERT ... ON CONFLICT DO NOTHING and UPDATE)."""
     table = StatementEntry._meta.db_table
-    keys = [r["natural_key"] for r in rows]
+    keys = ",".join([r["natural_key"] for r in rows])  # hex digests: one text parameter, split by the server
     with connection.cursor() as cursor:
+        # One probe of the unique index per key, whatever the statistics say: a large first import makes them
+        # stale (the account "has no rows"), and a plain "natural_key = ANY(...)" then reads all of the account's
+        # rows for every batch.
         cursor.execute(
-            f"SELECT natural_key, status FROM {table} WHERE bank_account_id = %s AND natural_key = ANY(%s)",
-            [rows[0]["bank_account_id"], keys],
+            f"SELECT k.key, e.status FROM unnest(string_to_array(%s, ',')) AS k(key), LATERAL (SELECT status "
+            f"FROM {table} WHERE bank_account_id = %s AND natural_key = k.key LIMIT 1) AS e",
+            [keys, rows[0]["bank_account_id"]],
         )
         existing = dict(cursor.fetchall())
         supersedes = may_supersede and any(
@@ -82,15 +150,48 @@ def _store_postgres(rows: list[dict], may_supersede: bool) -> BatchOutcome:
         if not supersedes:
             new_rows = [r for r in rows if r["natural_key"] not in existing]
             try:
-                with transaction.atomic():  # a savepoint: a concurrent insert of one key sends us to the slow path
-                    _copy_rows(cursor, table, new_rows)
+                if new_rows:
+                    with transaction.atomic():  # a savepoint: a concurrent insert of one key sends us the slow way
+                        _copy_rows(cursor, table, new_rows)
+                        if check_references:
+                            _check_references(cursor, table)
                 return BatchOutcome({r["natural_key"] for r in new_rows}, len(rows) - len(new_rows), 0)
             except (IntegrityError, psycopg.IntegrityError):  # raw COPY raises psycopg's own class
                 pass
-        return _store_staged(cursor, table, rows)
+        return _store_staged(cursor, table, rows, check_references)
 
 
-def _store_staged(cursor, table: str, rows: list[dict]) -> BatchOutcome:
+_REFERENCES: dict[tuple[str, str], str] = {}
+# Checking a batch's references early rescans the checks already done in the transaction (PostgreSQL keeps them
+# until the top-level commit when inside a savepoint, as imports are): cheap for the first batches, quadratic for
+# a huge statement. Past this many batches (500,000 entries) the remaining checks are left to the commit.
+CHECKED_BATCHES = 50
+
+
+def _check_references(cursor, table: str) -> None:
+    """Check the new rows' foreign keys now rather than at commit.
+
+    Django creates foreign keys ``DEFERRABLE INITIALLY DEFERRED``: one check per row and key, all run by the final
+    ``COMMIT``, after the last batch. Set ``IMMEDIATE`` (which runs the checks queued so far) and back to
+    ``DEFERRED`` (as they were), they run here, batch by batch, in :func:`store_batches`' background thread while
+    the next batch is parsed. The same checks with the same outcome, only earlier.
+    """
+    key = (connection.settings_dict["NAME"], table)
+    names = _REFERENCES.get(key)
+    if names is None:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(n.nspname) || '.' || quote_ident(c.conname), ', ') FROM pg_constraint c "
+            "JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.conrelid = %s::regclass AND c.contype = 'f' "
+            "AND c.condeferrable AND c.condeferred",
+            [table],
+        )
+        names = _REFERENCES[key] = cursor.fetchone()[0] or ""
+    if names:
+        cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+        cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
+
+
+def _store_staged(cursor, table: str, rows: list[dict], check_references: bool = False) -> BatchOutcome:
     cols = ", ".join(COLUMNS)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS stmt_entry_stage AS SELECT {cols} FROM {table} WITH NO DATA")
     cursor.execute("TRUNCATE stmt_entry_stage")
@@ -107,7 +208,10 @@ def _store_staged(cursor, table: str, rows: list[dict]) -> BatchOutcome:
         f"AND e.status = %s AND s.status = %s",
         [timezone.now(), EntryStatus.PENDING, EntryStatus.BOOKED],
     )
-    return BatchOutcome(created, len(rows) - len(created), cursor.rowcount)
+    superseded = cursor.rowcount
+    if check_references:
+        _check_references(cursor, table)
+    return BatchOutcome(created, len(rows) - len(created), superseded)
 
 
 def _store_generic(rows: list[dict]) -> BatchOutcome:

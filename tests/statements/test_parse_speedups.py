@@ -95,3 +95,48 @@ def test_fast_constructors_build_the_same_frozen_dataclass(make, cls, required):
 def test_fast_entry_constructor_sets_every_field():
     values = {f.name: f"v{i}" for i, f in enumerate(dataclasses.fields(ParsedEntry))}
     assert new_entry(**values) == ParsedEntry(**values)
+
+
+# --- MT940 lines read a block at a time ---------------------------------------------------------------------------
+
+TRICKY_LINES = b"\xef\xbb\xbfa\r\nb\rc\n\xe9t\xe9\r\r\n\xc3\xa9\r\n\nlast\r"
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 7, 1 << 20])
+def test_line_blocks_split_and_number_lines_exactly_as_iter_lines(monkeypatch, block_size):
+    from apps.statements.parsers import _io
+
+    monkeypatch.setattr(_io, "BLOCK_SIZE", block_size)
+    lines = [(number, line) for number, block in _io.iter_line_blocks(io.BytesIO(TRICKY_LINES))
+             for number, line in enumerate(block, number)]
+    # BOM dropped, CRLF / LF / lone CR all end a line, a Latin-1 line falls back to cp1252 on its own
+    assert lines == [(1, "a"), (2, "b"), (3, "c"), (4, "été"), (5, ""), (6, "é"), (7, ""), (8, "last")]
+    assert list(_io.iter_lines(io.BytesIO(TRICKY_LINES))) == lines
+
+
+@pytest.mark.parametrize("relative", ["mt940/mt940_ing_wolph-jejik.sta", "mt940/mt940_rabo_fruitl00p_multi.txt",
+                                      "mt940/mt940_sepa_multi_betterplace.sta", "mt942/mt942_mbank_wolph.sta"])
+def test_mt940_parse_does_not_depend_on_where_blocks_end(monkeypatch, sample, relative):
+    from apps.statements.parsers import _io
+
+    whole = _entries(sample(relative), keep_raw=True)
+    monkeypatch.setattr(_io, "BLOCK_SIZE", 5)
+    assert _entries(sample(relative), keep_raw=True) == whole
+
+
+def test_mt940_tags_read_without_regex_match_the_regex():
+    """Field tags are read with str operations; what they do not settle (non-ASCII digits) goes to the regex."""
+    from apps.statements.parsers.mt940 import _FIELD, _fields
+
+    lines = [":20:REF", ":60F:C240101EUR1,00", ":2:short", ":20a:lower", ":6OF:letter", ":٢٠:arabic-indic",
+             ":61::colon", ":NS:x", "text"]
+    fields = [(f.tag, f.lines, f.line) for f in _fields(iter([(1, lines)]))]
+    expected = []
+    for number, line in enumerate(lines, 1):
+        m = _FIELD.match(line)
+        if m:
+            expected.append((m.group(1), [m.group(2)], number))
+        elif expected:
+            expected[-1][1].append(line)
+    assert fields == expected
+    assert [t for t, _, _ in fields] == ["20", "60F", "٢٠", "61"]

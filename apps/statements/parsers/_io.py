@@ -106,42 +106,85 @@ def iter_lines(reader: IO[bytes], encoding: str | None = None) -> Iterator[tuple
 
     Without an encoding each line is decoded as UTF-8, falling back to cp1252 (bank files are often Latin-1).
     """
+    for number, lines in iter_line_blocks(reader, encoding):
+        for line in lines:
+            yield number, line
+            number += 1
+
+
+def iter_line_blocks(reader: IO[bytes], encoding: str | None = None) -> Iterator[tuple[int, list[str]]]:
+    """The lines of :func:`iter_lines` a block at a time: ``(number of the block's first line, [text, ...])``.
+
+    For parsers whose loop runs once per line: the file is read and decoded about a megabyte at a time (one
+    ``decode`` and one ``split`` for the block instead of one per line), memory stays flat. The lines and their
+    numbers are exactly those of :func:`iter_lines`.
+    """
     if encoding is None:
         head = getattr(reader, "head", b"")
         encoding = bom_encoding(head)
     buffered: IO[bytes] = io.BufferedReader(reader, 1 << 16) if isinstance(reader, io.RawIOBase) else reader
+    number = 1
     if encoding and encoding.replace("-", "").replace("_", "").lower() not in ("utf8", "utf8sig"):
         text = io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline="")  # type: ignore[arg-type]
-        number = 0
+        block: list[str] = []
         for line in text:
-            for part in _split_cr(line):
-                number += 1
-                yield number, part
+            block.extend(_split_cr(line))
+            if len(block) >= 4096:
+                yield number, block
+                number += len(block)
+                block = []
+        if block:
+            yield number, block
         return
-    number = 0
+    rest = b""
     first = True
-    for raw in buffered:
+    while True:
+        chunk = buffered.read(BLOCK_SIZE)
+        if not chunk:
+            if rest:  # the last line, without a line feed
+                if first and rest.startswith(b"\xef\xbb\xbf"):
+                    rest = rest[3:]
+                yield number, _split_cr(_decode_line(rest))
+            return
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # no complete line yet (a very long one)
+            rest = data
+            continue
+        rest = data[cut:]
+        data = data[:cut]
         if first:
             first = False
-            if raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-        try:  # _decode_line and _split_cr inlined: this loop runs once per line of the file
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            line = raw.decode("cp1252", errors="replace")
-        if line[-1:] == "\n":
-            line = line[:-1]
-            if line[-1:] == "\r":
-                line = line[:-1]
-        elif line[-1:] == "\r":
-            line = line[:-1]
-        if "\r" in line:  # old Mac line endings
-            for part in line.split("\r"):
-                number += 1
-                yield number, part
-        else:
-            number += 1
-            yield number, line
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+        block = _block_lines(data)
+        yield number, block
+        number += len(block)
+
+
+BLOCK_SIZE = 1 << 20
+
+
+def _block_lines(data: bytes) -> list[str]:
+    """The lines of ``data`` (complete lines, each ending in a line feed), as :func:`iter_lines` splits them."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # decode line by line, each with its own fallback
+        lines: list[str] = []
+        for raw in data.split(b"\n")[:-1]:
+            lines.extend(_split_cr(_decode_line(raw)))
+        return lines
+    if "\r" in text:
+        crlf = text.replace("\r\n", "\n")
+        if "\r" in crlf:  # old Mac line endings, or a CR in a line: the general rule line by line
+            lines = []
+            for line in text.split("\n")[:-1]:
+                lines.extend(_split_cr(line))
+            return lines
+        text = crlf
+    lines = text.split("\n")
+    lines.pop()  # the empty string after the last line feed
+    return lines
 
 
 def _split_cr(line: str) -> list[str]:

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
-from ._io import iter_lines
+from ._io import iter_line_blocks
 from .detect import MT942
 from .errors import ParseError
 from .model import (
@@ -80,64 +80,82 @@ class _Field:
         return "\n".join(self.lines)
 
 
-def _fields(lines: Iterator[tuple[int, str]]) -> Iterator[_Field]:
+_DIGITS = frozenset("0123456789")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _fields(blocks: Iterator[tuple[int, list[str]]]) -> Iterator[_Field]:
     current: _Field | None = None
     pending_dash: list[tuple[int, str]] = []
-    for number, raw in lines:
-        line = raw.replace("\x01", "").replace("\x03", "") if ("\x01" in raw or "\x03" in raw) else raw
-        first = line[:1]
-        # Fast paths for the two common lines; they do exactly what the general code below does for them.
-        if first == ":":  # a field tag (or text that looks like one but is not: handled below)
-            m = _FIELD.match(line)
-            if m:
+    digits, upper = _DIGITS, _UPPER
+    for number, lines in blocks:
+        number -= 1
+        for raw in lines:
+            number += 1
+            line = raw.replace("\x01", "").replace("\x03", "") if ("\x01" in raw or "\x03" in raw) else raw
+            first = line[:1]
+            # Fast paths for the two common lines; they do exactly what the general code below does for them.
+            if first == ":":  # a field tag (or text that looks like one but is not: handled below)
+                # ":20:" / ":60F:" read with str operations; anything else (Unicode digits) goes to the regex
+                if line[3:4] == ":" and line[1] in digits and line[2] in digits:
+                    tag, value = line[1:3], line[4:]
+                elif line[4:5] == ":" and line[1] in digits and line[2] in digits and line[3] in upper:
+                    tag, value = line[1:4], line[5:]
+                else:
+                    m = _FIELD.match(line)
+                    if m is None:
+                        tag = None
+                    else:
+                        tag, value = m.group(1), m.group(2)
+                if tag is not None:
+                    if pending_dash:
+                        pending_dash.clear()
+                    if current is not None:
+                        yield current
+                    current = _Field(tag, [value], number)
+                    continue
+            elif first and first not in "{-}" and not first.isspace():  # continuation text
                 if pending_dash:
+                    if current is not None:
+                        current.lines.extend(d for _, d in pending_dash)
                     pending_dash.clear()
+                if current is not None:
+                    current.lines.append(line)
+                continue
+            if first == "{":
+                m = _BLOCK_PREFIX.match(line)
+                if m:
+                    line = line[m.end() :]
+                    if not line.strip():
+                        pending_dash.clear()
+                        continue
+                elif line.strip().startswith(("{5:", "{1:")) or line.strip() == "{":
+                    continue
+            stripped = line.strip()
+            if stripped.startswith("-") and (stripped.rstrip("}").rstrip() == "-" or stripped.startswith("-}")):
+                # a block terminator, unless the next line continues the current field (ING wraps "MND-" like this)
+                pending_dash.append((number, "-"))
+                continue
+            if stripped == "}" or (stripped.startswith("}") and not stripped.strip("}{5:")):
+                continue
+            m = _FIELD.match(line) if line[:1] == ":" else None
+            if m:
+                pending_dash.clear()
                 if current is not None:
                     yield current
                 current = _Field(m.group(1), [m.group(2)], number)
                 continue
-        elif first and first not in "{-}" and not first.isspace():  # continuation text
             if pending_dash:
-                if current is not None:
+                if current is not None and stripped:
                     current.lines.extend(d for _, d in pending_dash)
-                pending_dash.clear()
+                    pending_dash.clear()
+                elif not stripped:
+                    continue
+                else:
+                    pending_dash.clear()
             if current is not None:
                 current.lines.append(line)
-            continue
-        if first == "{":
-            m = _BLOCK_PREFIX.match(line)
-            if m:
-                line = line[m.end() :]
-                if not line.strip():
-                    pending_dash.clear()
-                    continue
-            elif line.strip().startswith(("{5:", "{1:")) or line.strip() == "{":
-                continue
-        stripped = line.strip()
-        if stripped.startswith("-") and (stripped.rstrip("}").rstrip() == "-" or stripped.startswith("-}")):
-            # a block terminator, unless the next line continues the current field (ING wraps "MND-" like this)
-            pending_dash.append((number, "-"))
-            continue
-        if stripped == "}" or (stripped.startswith("}") and not stripped.strip("}{5:")):
-            continue
-        m = _FIELD.match(line) if line[:1] == ":" else None
-        if m:
-            pending_dash.clear()
-            if current is not None:
-                yield current
-            current = _Field(m.group(1), [m.group(2)], number)
-            continue
-        if pending_dash:
-            if current is not None and stripped:
-                current.lines.extend(d for _, d in pending_dash)
-                pending_dash.clear()
-            elif not stripped:
-                continue
-            else:
-                pending_dash.clear()
-        if current is not None:
-            current.lines.append(line)
-        # lines before the first field (bank headers such as "ABNANL2A", "940", ":940:") are ignored
+            # lines before the first field (bank headers such as "ABNANL2A", "940", ":940:") are ignored
     if current is not None:
         yield current
 
@@ -219,7 +237,7 @@ class _Header:
 
 
 def parse_mt940(reader: IO[bytes], fmt: str, *, keep_raw: bool = False) -> Iterator[ParsedStatement]:
-    fields = _Fields(_fields(iter_lines(reader)))
+    fields = _Fields(_fields(iter_line_blocks(reader)))
     kind = INTRADAY if fmt == MT942 else END_OF_DAY
     seen_any = False
     while True:
@@ -323,26 +341,27 @@ def _entries(
     trailer.setdefault("closing_booked", None)
     trailer.setdefault("closing_available", None)
     info: list[str] = []
+    nxt, push = fields.next, fields.push
     while True:
-        f = fields.next()
+        f = nxt()
         if f is None:
             break
         tag = f.tag
-        if tag == "20":
-            fields.push(f)
-            break
         if tag == "61":
             details: list[_Field] = []
             while True:
-                g = fields.next()
+                g = nxt()
                 if g is None:
                     break
                 if g.tag == "86":
                     details.append(g)
                     continue
-                fields.push(g)
+                push(g)
                 break
             yield _entry(f, details, currency, keep_raw)
+        elif tag == "20":
+            push(f)
+            break
         elif tag in ("62F", "62M"):
             amount, when, _ = _balance(f)
             trailer["closing_booked"] = amount
@@ -380,13 +399,14 @@ def _entries(
 _ENTRY_DATES: dict[str, tuple[date, date]] = {}
 
 
-def _entry_dates(vdate: str, edate: str | None, loc: str) -> tuple[date, date]:
+def _entry_dates(vdate: str, edate: str | None, line: int) -> tuple[date, date]:
     """(value date, booking date) from ``:61:`` YYMMDD and optional MMDD, cached (a statement repeats its dates)."""
     key = vdate + (edate or "")
     try:
         return _ENTRY_DATES[key]
     except KeyError:
         pass
+    loc = f"line {line}"
     value_date = _yymmdd(vdate, loc, "value date")
     booking_date = value_date
     edate = (edate or "").strip()
@@ -407,26 +427,36 @@ def _entry_dates(vdate: str, edate: str | None, loc: str) -> tuple[date, date]:
     return value_date, booking_date
 
 
+# :61: mark -> (is_reversal, is_credit): RC (reversal of a credit) is a debit, RD a credit; EC/ED as C/D
+_MARKS = {
+    "C": (False, True), "D": (False, False), "RC": (True, False), "RD": (True, True), "EC": (False, True),
+    "ED": (False, False),
+}  # fmt: skip
+_WIDE_GAP = re.compile(r"\s{2,}")
+
+
 def _entry(f: _Field, details: list[_Field], currency: str | None, keep_raw: bool = False) -> ParsedEntry:
-    loc = f"line {f.line}"
-    first = f.first.strip("\r")
+    lines = f.lines
+    first = lines[0]
+    if "\r" in first:
+        first = first.strip("\r")
     m = _LINE61.match(first)
     if not m:
         raise ParseError(
             f":61: statement line {first!r} is malformed; expected YYMMDD[MMDD] C|D|RC|RD amount type reference, "
             "e.g. 2302090209C2,00NTRFNONREF",
-            loc,
+            f"line {f.line}",
         )
     vdate, edate, mark, _, amount_text, rest = m.groups()
-    value_date, booking_date = _entry_dates(vdate, edate, loc)
-    amount = _amount(amount_text, loc)
-    reversal = mark.startswith("R")
-    credit = mark.endswith("C") != reversal  # RC (reversal of credit) is a debit, RD a credit
-    signed = amount if credit else -amount
+    dates = _ENTRY_DATES.get(vdate + edate if edate else vdate)
+    value_date, booking_date = dates if dates is not None else _entry_dates(vdate, edate, f.line)
+    try:
+        amount = Decimal(amount_text.replace(",", ".").rstrip(".") or "0")
+    except InvalidOperation:
+        amount = _amount(amount_text, f"line {f.line}")  # raises the ParseError that says why
+    reversal, credit = _MARKS[mark]
     type_code = None
-    if rest.startswith("NONREF"):
-        pass
-    else:
+    if not rest.startswith("NONREF"):
         t = _TYPE.match(rest)
         if t:
             type_code = t.group(1)
@@ -443,7 +473,7 @@ def _entry(f: _Field, details: list[_Field], currency: str | None, keep_raw: boo
             if len(parts) > 1:
                 extra.append(parts[1])
     else:
-        parts = re.split(r"\s{2,}", rest.strip(), maxsplit=1)
+        parts = _WIDE_GAP.split(rest.strip(), maxsplit=1)
         customer_ref = parts[0] or None
         if len(parts) > 1 and parts[1]:
             extra.append(parts[1])
@@ -451,25 +481,32 @@ def _entry(f: _Field, details: list[_Field], currency: str | None, keep_raw: boo
         customer_ref = None
     if bank_ref and bank_ref.upper() == "NONREF":
         bank_ref = None
-    supplementary = [s.strip() for s in f.lines[1:] if s.strip()] if len(f.lines) > 1 else []
-    if bank_ref and not extra and supplementary and bank_ref.isdigit() and supplementary[0].isdigit() and (
-        len(bank_ref) + len(supplementary[0]) <= 16
-    ):  # bank reference wrapped onto the next line (ING)
-        bank_ref += supplementary.pop(0)
-    extra.extend(supplementary)
+    if len(lines) > 1:
+        supplementary = []
+        for line in lines[1:]:
+            line = line.strip()
+            if line:
+                supplementary.append(line)
+        if bank_ref and not extra and supplementary and bank_ref.isdigit() and supplementary[0].isdigit() and (
+            len(bank_ref) + len(supplementary[0]) <= 16
+        ):  # bank reference wrapped onto the next line (ING)
+            bank_ref += supplementary.pop(0)
+        extra.extend(supplementary)
 
-    swift_code = normalise_swift(type_code.strip()) if type_code else None
-    info = _parse86([d.lines for d in details]) if details else {}
+    swift_code = normalise_swift(type_code) if type_code else None
+    info = _parse86(details) if details else {}
     gvc = normalise_gvc(info["gvc"]) if "gvc" in info else None
-    code = gvc or swift_code
-    is_return = bool((swift_code and swift_code.is_return) or (gvc and gvc.is_return) or info.get("return_reason"))
+    get = info.get
+    return_reason = get("return_reason")
+    is_return = bool((swift_code and swift_code.is_return) or (gvc and gvc.is_return) or return_reason)
     orig_amount = orig_ccy = None
-    if info.get("ocmt"):
+    if get("ocmt"):
         o = _OCMT.match(info["ocmt"])
         if o:
-            orig_ccy, orig_amount = o.group(1), _amount(o.group(2), loc)
+            orig_ccy, orig_amount = o.group(1), _amount(o.group(2), f"line {f.line}")
+    eref = get("eref")
     return new_entry(
-        amount=signed,
+        amount=amount if credit else -amount,
         currency=currency,
         direction=CREDIT if credit else DEBIT,
         status=BOOKED,
@@ -477,20 +514,20 @@ def _entry(f: _Field, details: list[_Field], currency: str | None, keep_raw: boo
         value_date=value_date,
         bank_reference=bank_ref,
         customer_reference=customer_ref,
-        end_to_end_id=info.get("eref"),
-        mandate_id=info.get("mref"),
-        counterparty_name=info.get("name"),
-        counterparty_account=info.get("account"),
-        counterparty_bic=info.get("bic"),
-        remittance_text=info.get("remittance"),
-        structured_reference=info.get("structured"),
-        additional_info=_additional_info(info.get("booking_text"), extra),
-        bank_tx_code=code,
-        raw_type_code=(f"{type_code.strip()}" if type_code else "") + (f" GVC {gvc.raw}" if gvc else "") or None,
+        end_to_end_id=eref,
+        mandate_id=get("mref"),
+        counterparty_name=get("name"),
+        counterparty_account=get("account"),
+        counterparty_bic=get("bic"),
+        remittance_text=get("remittance"),
+        structured_reference=get("structured"),
+        additional_info=_additional_info(get("booking_text"), extra),
+        bank_tx_code=gvc or swift_code,
+        raw_type_code=(type_code or "") + (f" GVC {gvc.raw}" if gvc else "") or None,
         is_reversal=reversal,
         is_return=is_return,
-        return_reason=info.get("return_reason"),
-        original_end_to_end_id=info.get("eref") if is_return else None,
+        return_reason=return_reason,
+        original_end_to_end_id=eref if is_return else None,
         original_amount=orig_amount,
         original_currency=orig_ccy,
         source_line=f.line,
@@ -505,19 +542,22 @@ def _additional_info(booking_text: str | None, extra: list[str]) -> str | None:
     return booking_text or joined or None
 
 
-def _parse86(blocks: list[list[str]]) -> dict[str, str]:
-    if not blocks:
+def _parse86(details: list[_Field]) -> dict[str, str]:
+    if not details:
         return {}
-    if len(blocks) > 1:  # old Rabobank: one :86: per line of text
-        return {"remittance": " ".join(" ".join(s.strip() for s in b if s.strip()) for b in blocks)}
-    lines = blocks[0]
+    if len(details) > 1:  # old Rabobank: one :86: per line of text
+        return {"remittance": " ".join(" ".join(s.strip() for s in d.lines if s.strip()) for d in details)}
+    lines = details[0].lines
     joined = "".join(lines)
-    g = _GVC.match(joined)
-    if g:
-        return _parse_gvc(joined, g.group(1), g.group(2))
+    if joined[:1] != "/":  # a GVC starts with digits (after white space): Dutch "/TAG/" text never does
+        g = _GVC.match(joined)
+        if g:
+            return _parse_gvc(joined, g.group(1), g.group(2))
     compact = joined.strip()
-    if compact.startswith("/") and _NL_TAG.search(compact):
-        return _parse_nl(compact)
+    if compact[:1] == "/":
+        parts = _NL_TAG.split(compact)
+        if len(parts) > 1:  # at least one Dutch tag
+            return _parse_nl(parts)
     return _parse_free(lines)
 
 
@@ -573,45 +613,53 @@ def _nl_clean(value: str) -> str | None:
     return value.strip().strip("/").strip() or None
 
 
-def _parse_nl(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    parts = _NL_TAG.split(text)  # [before, tag, value, tag, value, ...]: each value runs up to the next tag
+def _parse_nl(parts: list[str]) -> dict[str, str]:
+    """``parts`` is the :86: text split on its tags: ``[before, tag, value, tag, value, ...]``; each value runs up
+    to the next tag. A tag given twice counts the first time."""
     values: dict[str, str] = {}
     for i in range(1, len(parts), 2):
         values.setdefault(parts[i], parts[i + 1])
+    out: dict[str, str] = {}
     clean = _nl_clean
     trtp = values.get("TRTP")
     if trtp is not None and (trtp := clean(trtp)):  # type: ignore[assignment]
         out["booking_text"] = trtp
-    if "CNTP" in values:  # ING: account/BIC/name/city
-        parts = values["CNTP"].split("/")
-        if parts and parts[0].strip():
-            out["account"] = parts[0].strip()
-        if len(parts) > 1 and parts[1].strip():
-            out["bic"] = parts[1].strip()
-        if len(parts) > 2 and parts[2].strip():
-            out["name"] = parts[2].strip()
-    for tag, key in (("IBAN", "account"), ("BIC", "bic"), ("NAME", "name")):
-        if tag in values and key not in out:
-            v = clean(values[tag])
-            if v:
-                out[key] = v
+    cntp = values.get("CNTP")
+    if cntp is not None:  # ING: account/BIC/name/city
+        sub = cntp.split("/")
+        account = sub[0].strip()
+        if account:
+            out["account"] = account
+        if len(sub) > 1:
+            bic = sub[1].strip()
+            if bic:
+                out["bic"] = bic
+            if len(sub) > 2:
+                name = sub[2].strip()
+                if name:
+                    out["name"] = name
+    if "IBAN" in values and "account" not in out and (v := clean(values["IBAN"])):
+        out["account"] = v
+    if "BIC" in values and "bic" not in out and (v := clean(values["BIC"])):
+        out["bic"] = v
+    if "NAME" in values and "name" not in out and (v := clean(values["NAME"])):
+        out["name"] = v
     for tag in ("BENM", "ORDP"):
         if tag in values and "name" not in out:
-            parts = [p.strip() for p in values[tag].split("/") if p.strip()]
-            if parts:
-                if "account" not in out and re.fullmatch(r"[A-Z0-9]{6,34}", parts[0]):
-                    out["account"] = parts[0]
-                    parts = parts[1:]
-                if parts:
-                    out["name"] = parts[0]
-    if "REMI" in values:
-        remi = values["REMI"]
+            sub = [p.strip() for p in values[tag].split("/") if p.strip()]
+            if sub:
+                if "account" not in out and re.fullmatch(r"[A-Z0-9]{6,34}", sub[0]):
+                    out["account"] = sub[0]
+                    sub = sub[1:]
+                if sub:
+                    out["name"] = sub[0]
+    remi = values.get("REMI")
+    if remi is not None:
         if remi.startswith("USTD//"):
             out["remittance"] = clean(remi[6:]) or ""
         elif remi.startswith("STRD/"):
-            parts = remi[5:].split("/")
-            ref = parts[1] if len(parts) > 1 else parts[0]
+            sub = remi[5:].split("/")
+            ref = sub[1] if len(sub) > 1 else sub[0]
             if ref.strip():
                 out["structured"] = ref.strip()
         else:
@@ -620,11 +668,13 @@ def _parse_nl(text: str) -> dict[str, str]:
                 out["remittance"] = v
         if not out.get("remittance"):
             out.pop("remittance", None)
-    eref = clean(values["EREF"]) if "EREF" in values else None
-    if eref and eref.upper() != "NOTPROVIDED":
-        out["eref"] = eref
-    marf = clean(values["MARF"]) if "MARF" in values else None
-    if marf:
+    eref = values.get("EREF")
+    if eref is not None:
+        eref = clean(eref)
+        if eref and eref.upper() != "NOTPROVIDED":
+            out["eref"] = eref
+    marf = values.get("MARF")
+    if marf is not None and (marf := clean(marf)):  # type: ignore[assignment]
         out["mref"] = marf
     if "RTRN" in values:
         reason = clean(values["RTRN"])
