@@ -409,7 +409,10 @@ def expense_postings_resume(*, older_than: dt.timedelta = dt.timedelta(minutes=5
         expense_journal_post(journal_id=pk)
     for pk in submitted:
         expense_journal_follow_up(journal_id=pk)
-    untold = list(ExpenseReport.objects.filter(updated_at__lt=cutoff).filter(
+    from apps.connectors.models import Connection
+
+    platforms = Connection.objects.filter(partner_kind="expense", active=True).values("partner_ref")
+    untold = list(ExpenseReport.objects.filter(updated_at__lt=cutoff, platform__in=platforms).filter(
         Q(status__in=[ReportStatus.POSTED, ReportStatus.REIMBURSING], platform_state="") |
         (Q(status=ReportStatus.REIMBURSED) & ~Q(platform_state="paid"))).values_list("pk", "status")[:1000])
     for pk, status in untold:

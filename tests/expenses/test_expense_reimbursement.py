@@ -117,3 +117,39 @@ def test_reimbursement_amount_is_the_report_total(de01):
     services.expense_reimbursements_create(day=TODAY)
     r.refresh_from_db()
     assert r.reimbursement.amount == r.total == Decimal("140.40")
+
+
+def test_platform_down_when_posted_is_told_later_by_the_resume(de01, tmp_path, django_capture_on_commit_callbacks):
+    import datetime as dt
+
+    from apps.connectors.channels import register_expense_source
+    from apps.connectors.errors import TransientError
+    from apps.connectors.services import connection_upsert
+
+    told, down = [], {"now": True}
+
+    class Platform:
+        def __init__(self, conn, recorder):
+            pass
+
+        def mark_exported(self, report_ids, state="exported"):
+            if down["now"]:
+                raise TransientError("platform answered HTTP 503")
+            told.append((tuple(report_ids), state))
+            return {"state": state, "changed": list(report_ids)}
+
+    register_expense_source("fake_platform_test", Platform)
+    connection_upsert(code="concur-fake", name="Concur (fake)", partner_kind="expense", partner_ref="concur",
+                      transport="directory", endpoint=str(tmp_path), options={"adapter": "fake_platform_test"},
+                      max_attempts=1, reason="test")
+    with django_capture_on_commit_callbacks(execute=True):
+        r = posted()
+    r.refresh_from_db()
+    assert r.platform_state == "" and told == []  # the platform was down: nothing lost, nothing told yet
+    down["now"] = False
+    ExpenseReport.objects.filter(pk=r.pk).update(updated_at=r.updated_at - dt.timedelta(minutes=10))
+    services.expense_postings_resume()
+    r.refresh_from_db()
+    assert r.platform_state == "exported" and told == [((r.external_id,), "exported")]
+    services.expense_postings_resume()
+    assert len(told) == 1  # told once
