@@ -125,3 +125,18 @@ def api_client():
         return client
 
     return make
+
+
+@pytest.fixture
+def no_connector_wait(monkeypatch):
+    """Connector retries and file-settle pauses without real sleeping (jitter at its lowest)."""
+    from apps.connectors import resilience
+
+    class NoWait:
+        def sleep(self, seconds: float) -> None:
+            pass
+
+        def uniform(self, low: float, high: float) -> float:
+            return low
+
+    monkeypatch.setattr(resilience, "clock", NoWait())

@@ -22,6 +22,7 @@ from django.db import transaction
 from apps.core.crypto import credentials_decrypt
 from apps.core.errors import ApplicationError, ValidationFailed
 from apps.core.services import document_store
+from apps.webhooks.signing import digest
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def signature_verify(*, secret: str, timestamp: str, body: bytes, presented: str
         raise SignatureRefused("The timestamp header is missing or not a Unix time.") from None
     if abs((now or time.time()) - ts) > TOLERANCE_SECONDS:
         raise SignatureRefused("The signature's timestamp is more than 5 minutes away from now (replay refused).")
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    expected = digest(secret, ts, body)
     value = (presented or "").split("=", 1)[-1].strip()
     if not hmac.compare_digest(expected, value):
         raise SignatureRefused("The signature does not match the body (wrong secret or altered payload).")

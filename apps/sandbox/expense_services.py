@@ -9,8 +9,6 @@ attempt after commit, 5 s timeout, the outcome logged (the hub polls anyway).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -34,6 +32,7 @@ from apps.sandbox.models import (
     SandboxExpensePlatform,
     SandboxExpenseReport,
 )
+from apps.webhooks.signing import digest
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +233,7 @@ def sandbox_expense_report_export(*, platform_code: str, report_id: str, state: 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=`` + hex HMAC-SHA256 of ``"<timestamp>.<body>"``."""
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return "sha256=" + digest(secret, timestamp, body)
 
 
 def _push_later(platform: SandboxExpensePlatform, report: SandboxExpenseReport) -> None:

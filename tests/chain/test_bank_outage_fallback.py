@@ -4,7 +4,6 @@ case, routes the payment file to the fallback file drop, and closes the case whe
 import pytest
 from django.utils import timezone
 
-from apps.connectors import resilience
 from apps.connectors.models import Connection
 from apps.connectors.services import bank_channel_for_partner, connection_upsert
 from apps.core.services import document_store
@@ -25,18 +24,10 @@ PAIN001 = b"""<?xml version="1.0" encoding="UTF-8"?>
 </CstmrCdtTrfInitn></Document>"""
 
 
-class NoWait:
-    def sleep(self, seconds: float) -> None:
-        pass
-
-    def uniform(self, low: float, high: float) -> float:
-        return low
-
 
 @pytest.mark.django_db(transaction=True)
-def test_bank_api_outage_uses_the_file_drop_and_the_case_closes_on_recovery(live_server, bank_partner, settings,
-                                                                            tmp_path, monkeypatch):
-    monkeypatch.setattr(resilience, "clock", NoWait())
+def test_bank_api_outage_uses_the_file_drop_and_the_case_closes_on_recovery(no_connector_wait, live_server,
+        bank_partner, settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SANDBOX_ROOT = tmp_path / "sandbox"
     bank, key = sandbox_bank_ensure(code="DEUT", name="Sandbox Deutsche Bank", bic="DEUTDEFFXXX",

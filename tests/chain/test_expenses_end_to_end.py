@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from apps.connectors import resilience
 from apps.connectors.models import Connection
 from apps.connectors.services import connection_operation_run, connection_upsert
 from apps.core.config import config_load
@@ -30,13 +29,6 @@ OPERATING = "DE89370400440532013000"
 SECRET = {"client_id": "finops-hub", "client_secret": "e2e-Secret-0123456789"}
 
 
-class NoWait:
-    def sleep(self, seconds: float) -> None:
-        pass
-
-    def uniform(self, low: float, high: float) -> float:
-        return low
-
 
 def run(code: str, operation: str):
     result = connection_operation_run(connection_id=Connection.objects.get(code=code).pk, operation=operation)
@@ -49,9 +41,8 @@ def report(external_id: str) -> ExpenseReport:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_expense_reports_from_platform_to_both_erps_and_reimbursed(live_server, make_user, settings, tmp_path,
-                                                                   monkeypatch):
-    monkeypatch.setattr(resilience, "clock", NoWait())
+def test_expense_reports_from_platform_to_both_erps_and_reimbursed(no_connector_wait, live_server, make_user,
+        settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SANDBOX_ROOT = tmp_path / "sandbox"
     today = timezone.localdate()

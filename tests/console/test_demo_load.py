@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from apps.connectors import resilience
 from apps.expenses.models import ExpenseReport, ReportStatus
 from apps.payments.models import PaymentBatch
 
@@ -14,17 +13,9 @@ CREDENTIALS = {"FINOPS_DEMO_ERP_CLOUD": '{"client_id": "finops-hub", "client_sec
                "FINOPS_DEMO_CONCUR": '{"client_id": "finops-hub", "client_secret": "demo-concur-secret-2026"}'}
 
 
-class NoWait:
-    def sleep(self, seconds: float) -> None:
-        pass
-
-    def uniform(self, low: float, high: float) -> float:
-        return low
-
 
 @pytest.mark.django_db(transaction=True)
-def test_demo_load_syncs_with_the_sandbox_partners(settings, tmp_path, monkeypatch):
-    monkeypatch.setattr(resilience, "clock", NoWait())
+def test_demo_load_syncs_with_the_sandbox_partners(no_connector_wait, settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SANDBOX_ROOT = tmp_path / "sandbox"
     monkeypatch.setenv("FINOPS_SANDBOX_ROOT", str(tmp_path / "sandbox"))
