@@ -284,9 +284,11 @@ def exclusive(connection_id: int, operation: str) -> Iterator[bool]:
 
 # -- the wrapper -------------------------------------------------------------------------------------------------
 
-def backoff_delay(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
-    """Full jitter: a random wait between 0 and the exponential bound (attempt 1 -> base, 2 -> 2*base, ...)."""
-    return clock.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+def backoff_delay(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP, jitter: bool = True) -> float:
+    """The exponential bound (attempt 1 -> base, 2 -> 2*base, ... up to ``cap``); with full jitter (the default) a
+    random wait between 0 and that bound, so that many callers retrying together spread out."""
+    bound = min(cap, base * 2 ** (max(attempt, 1) - 1))
+    return clock.uniform(0, bound) if jitter else bound
 
 
 def _secrets(conn: Connection) -> list[str]:

@@ -33,6 +33,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.connectors.errors import AuthenticationFailed, ConnectorUnavailable
+from apps.connectors.resilience import backoff_delay
 from apps.connectors.services import get_erp_adapter
 from apps.core.errors import ApplicationError, RetryFailed
 from apps.core.models import RawDocument
@@ -72,7 +73,7 @@ SWEEP_GRACE = timedelta(seconds=60)
 
 def retry_delay(attempt: int) -> timedelta:
     """30 s, 60 s, 120 s, ... up to an hour. One push per connection is retried at a time, so no jitter is needed."""
-    return timedelta(seconds=min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempt - 1, 0)))
+    return timedelta(seconds=backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=False))
 
 
 def _enqueue(connection_id: int, eta: datetime | None = None) -> None:
