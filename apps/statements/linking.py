@@ -4,15 +4,21 @@ booking instead of being imported as money of their own, whichever of the two fi
 from __future__ import annotations
 
 from apps.statements.models import EntryTransaction, StatementEntry, StatementKind
+from apps.statements.storage import COLUMN
+
+# rows are lists in storage.COLUMNS order
+_E2E, _TRANSACTIONS, _DETAIL_OF, _KEY = (
+    COLUMN["end_to_end_id"], COLUMN["transactions"], COLUMN["detail_of_id"], COLUMN["natural_key"]
+)
 
 
-def _detail_ids(row: dict) -> list[str]:
-    ids = [row["end_to_end_id"]] if row["end_to_end_id"] else []
-    ids += [t["end_to_end_id"] for t in row["transactions"] if t.get("end_to_end_id")]
+def _detail_ids(row: list) -> list[str]:
+    ids = [row[_E2E]] if row[_E2E] else []
+    ids += [t["end_to_end_id"] for t in row[_TRANSACTIONS] if t.get("end_to_end_id")]
     return [i for i in ids if i and i.upper() != "NOTPROVIDED"]
 
 
-def notification_rows_link(account_id: int, rows: list[dict]) -> int:
+def notification_rows_link(account_id: int, rows: list[list]) -> int:
     """Before storing notification entries: point each at the batched booking that carries its end-to-end id."""
     wanted = {i for r in rows for i in _detail_ids(r)}
     if not wanted:
@@ -26,26 +32,26 @@ def notification_rows_link(account_id: int, rows: list[dict]) -> int:
     for row in rows:
         parent = next((parents[i] for i in _detail_ids(row) if i in parents), None)
         if parent is not None:
-            row["detail_of_id"] = parent
+            row[_DETAIL_OF] = parent
             linked += 1
     return linked
 
 
-def batch_rows_register(account_id: int, rows: list[dict], created_keys: set[str]) -> int:
+def batch_rows_register(account_id: int, rows: list[list], created_keys: set[str]) -> int:
     """After storing bookings: index the transactions of new batched entries and adopt the notifications that
     arrived before them. Returns how many notification entries were linked."""
-    batches = [r for r in rows if r["natural_key"] in created_keys and len(r["transactions"]) > 1]
+    batches = [r for r in rows if r[_KEY] in created_keys and len(r[_TRANSACTIONS]) > 1]
     if not batches:
         return 0
     ids = dict(
         StatementEntry.objects.filter(
-            bank_account_id=account_id, natural_key__in=[r["natural_key"] for r in batches]
+            bank_account_id=account_id, natural_key__in=[r[_KEY] for r in batches]
         ).values_list("natural_key", "id")
     )
     refs = [
-        EntryTransaction(entry_id=ids[r["natural_key"]], bank_account_id=account_id, end_to_end_id=t["end_to_end_id"],
+        EntryTransaction(entry_id=ids[r[_KEY]], bank_account_id=account_id, end_to_end_id=t["end_to_end_id"],
                          amount=t["amount"])
-        for r in batches for t in r["transactions"] if t.get("end_to_end_id")
+        for r in batches for t in r[_TRANSACTIONS] if t.get("end_to_end_id")
     ]
     EntryTransaction.objects.bulk_create(refs, batch_size=1000)
     by_e2e = {ref.end_to_end_id: ref.entry_id for ref in refs}

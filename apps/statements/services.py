@@ -8,11 +8,13 @@ malformed file leaves nothing half-written behind, only the kept raw file, the r
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from datetime import timezone as dt_timezone
@@ -34,7 +36,7 @@ from apps.org.models import BankAccount, BankPartner
 from apps.statements import parsers
 from apps.statements.models import CashPosition, CsvMapping, ImportRun, Statement, StatementEntry, StatementKind
 from apps.statements.linking import batch_rows_register, notification_rows_link
-from apps.statements.storage import store_batches
+from apps.statements.storage import COLUMN, NO_ITEMS, JsonArray, row_dict, store_batches
 
 logger = logging.getLogger(__name__)
 
@@ -358,9 +360,38 @@ def import_progress(run: ImportRun) -> int:
     return run.entries_seen
 
 
+_gc_lock = threading.Lock()
+_gc_relaxed_imports = 0
+_gc_thresholds: tuple[int, ...] = ()
+
+
+@contextmanager
+def _gc_relaxed(threshold: int = 100_000):
+    """Fewer passes of the cyclic garbage collector while a file streams through.
+
+    An import allocates millions of short-lived objects (entries, rows) and none of them in a reference cycle, so
+    reference counting frees them; the collector's default of a pass every 700 new objects still spends a sixth of
+    a large import walking them. Collection is spaced out, not turned off; the thresholds come back when the last
+    import running in the process is done.
+    """
+    global _gc_relaxed_imports, _gc_thresholds
+    with _gc_lock:
+        _gc_relaxed_imports += 1
+        if _gc_relaxed_imports == 1:
+            _gc_thresholds = gc.get_threshold()
+            gc.set_threshold(max(threshold, _gc_thresholds[0]), *_gc_thresholds[1:])
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_relaxed_imports -= 1
+            if _gc_relaxed_imports == 0:
+                gc.set_threshold(*_gc_thresholds)
+
+
 def _import(run, document, fmt, mapping, result, actor) -> None:
     seen = 0
-    with document_open(document) as fh:
+    with document_open(document) as fh, _gc_relaxed():
         statements = parsers.parse(fh, format=fmt, csv_mapping=mapping)
         for parsed in statements:
             result.format = result.format or parsed.format
@@ -437,7 +468,7 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
             sr.entries += len(rows)
             statement.entries_created += len(outcome.created_keys)
             statement.entries_duplicate += outcome.duplicates
-            returns += [r for r in rows if r["is_return"] and r["natural_key"] in outcome.created_keys]
+            returns += [row_dict(r) for r in rows if r[IS_RETURN] and r[NATURAL_KEY] in outcome.created_keys]
             seen += len(rows)
             cache.set(progress_key(run.pk), seen, timeout=3600)
     for name in ("closing_booked", "closing_available"):
@@ -473,7 +504,7 @@ def _import_statement(run, document, parsed, result: ImportResult, actor, seen: 
     return seen
 
 
-def _row_batches(parsed, account, statement, document, currency: str) -> Iterator[list[dict]]:
+def _row_batches(parsed, account, statement, document, currency: str) -> Iterator[list[list]]:
     """The statement's entries as rows to store, ``BATCH_SIZE`` at a time, each with its natural key (the n-th
     identical booking of the statement gets occurrence n)."""
     # Identical bookings are counted by the hash of their base key (process-local is enough): a set of all of the
@@ -481,7 +512,6 @@ def _row_batches(parsed, account, statement, document, currency: str) -> Iterato
     known: set[int] = set()
     repeated: dict[int, int] = {}
     trust_bank_reference = not parsed.format.startswith("camt")
-    now = timezone.now()
     account_id, statement_id, document_id = account.pk, statement.pk, document.pk
     sha256 = hashlib.sha256
     for batch in parsed.entries.batches(BATCH_SIZE):
@@ -505,7 +535,7 @@ def _row_batches(parsed, account, statement, document, currency: str) -> Iterato
                 known.add(slot)
                 occurrence = 1
             key = sha256(b"%b\x1e%d" % (base, occurrence)).hexdigest()
-            rows.append(_row(entry, key, occurrence, account_id, statement_id, document_id, currency, now))
+            rows.append(_row(entry, key, occurrence, account_id, statement_id, document_id, currency))
         yield rows
 
 
@@ -537,48 +567,51 @@ def _fill_totals(sr: StatementResult, parsed) -> None:
     sr.balances_reconcile = parsed.reconciles()
 
 
-def _row(entry, key, occurrence, account_id, statement_id, document_id, currency, now) -> dict:
+IS_RETURN, NATURAL_KEY = COLUMN["is_return"], COLUMN["natural_key"]
+
+
+def _row(entry, key, occurrence, account_id, statement_id, document_id, currency) -> list:
+    """The entry as a row to store: its column values in ``storage.COLUMNS`` order, texts cut to their columns."""
     code = entry.bank_tx_code
-    return {
-        "bank_account_id": account_id,
-        "statement_id": statement_id,
-        "raw_document_id": document_id,
-        "natural_key": key,
-        "occurrence": occurrence,
-        "status": entry.status,
-        "booking_date": entry.booking_date,
-        "value_date": entry.value_date,
-        "amount": entry.amount,
-        "currency": entry.currency or currency,  # a pending/info report may be in another currency
-        "direction": entry.direction,
-        "bank_reference": (entry.bank_reference or "")[:100],
-        "servicer_reference": (entry.servicer_reference or "")[:100],
-        "customer_reference": (entry.customer_reference or "")[:100],
-        "end_to_end_id": (entry.end_to_end_id or "")[:100],
-        "mandate_id": (entry.mandate_id or "")[:100],
-        "counterparty_name": (entry.counterparty_name or "")[:200],
-        "counterparty_account": (entry.counterparty_account or "")[:100],
-        "counterparty_bic": (entry.counterparty_bic or "")[:11],
-        "remittance_text": entry.remittance_text or "",
-        "structured_reference": (entry.structured_reference or "")[:100],
-        "additional_info": entry.additional_info or "",
-        "bank_tx_code": (code.code if code else "")[:60],
-        "bank_tx_category": (code.category if code else "")[:20],
-        "raw_type_code": (entry.raw_type_code or "")[:60],
-        "is_reversal": entry.is_reversal,
-        "is_return": entry.is_return,
-        "return_reason": (entry.return_reason or "")[:60],
-        "original_end_to_end_id": (entry.original_end_to_end_id or "")[:100],
-        "original_amount": entry.original_amount,
-        "original_currency": (entry.original_currency or "")[:3],
-        "exchange_rate": entry.exchange_rate,
-        "charges": [_charge(c) for c in entry.charges] if entry.charges else [],
-        "transactions": [_detail(t) for t in entry.transactions] if entry.transactions else [],
-        "source_location": (entry.source_path or (f"line {entry.source_line}" if entry.source_line else ""))[:200],
-        "detail_of_id": None,
-        "superseded_at": None,
-        "created_at": now,
-    }
+    return [
+        account_id,
+        statement_id,
+        document_id,
+        key,
+        occurrence,
+        entry.status,
+        entry.booking_date,
+        entry.value_date,
+        entry.amount,
+        entry.currency or currency,  # a pending/info report may be in another currency
+        entry.direction,
+        (entry.bank_reference or "")[:100],
+        (entry.servicer_reference or "")[:100],
+        (entry.customer_reference or "")[:100],
+        (entry.end_to_end_id or "")[:100],
+        (entry.mandate_id or "")[:100],
+        (entry.counterparty_name or "")[:200],
+        (entry.counterparty_account or "")[:100],
+        (entry.counterparty_bic or "")[:11],
+        entry.remittance_text or "",
+        (entry.structured_reference or "")[:100],
+        entry.additional_info or "",
+        code.code[:60] if code else "",
+        code.category[:20] if code else "",
+        (entry.raw_type_code or "")[:60],
+        entry.is_reversal,
+        entry.is_return,
+        (entry.return_reason or "")[:60],
+        (entry.original_end_to_end_id or "")[:100],
+        entry.original_amount,
+        (entry.original_currency or "")[:3],
+        entry.exchange_rate,
+        JsonArray(_charge(c) for c in entry.charges) if entry.charges else NO_ITEMS,
+        JsonArray(_detail(t) for t in entry.transactions) if entry.transactions else NO_ITEMS,
+        (entry.source_path or (f"line {entry.source_line}" if entry.source_line else ""))[:200],
+        None,  # detail_of_id
+        None,  # superseded_at
+    ]
 
 
 def _charge(c) -> dict:

@@ -13,27 +13,61 @@ checks the references of one batch while Python parses the next one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from operator import itemgetter
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.adapt import Dumper
 
 from apps.statements.models import EntryStatus, StatementEntry
 
-# Columns written for a new entry, in COPY order (everything but id).
-COLUMNS = [
-    f.column
-    for f in StatementEntry._meta.concrete_fields
-    if not f.primary_key
-]
+# A row to store is a list of an entry's column values in this order (everything but id): lists, not dicts, because
+# an import builds one per entry and hands it to COPY as it is. ``COLUMN["natural_key"]`` is a column's position.
+class JsonArray(tuple):
+    """A JSON array column's value in a row (charges, underlying transactions): stored as ``jsonb``, read as a
+    tuple of dicts. :data:`NO_ITEMS` is the shared empty one most entries carry."""
+
+    __slots__ = ()
+
+
+NO_ITEMS = JsonArray()
+
+
+class _JsonArrayDumper(Dumper):
+    oid = psycopg.adapters.types["jsonb"].oid
+
+    def dump(self, obj: JsonArray) -> bytes:
+        return json.dumps(obj, cls=DjangoJSONEncoder).encode() if obj else b"[]"
+
+
+# Columns with a database default are left out (``created_at``).
+COLUMNS = (
+    "bank_account_id", "statement_id", "raw_document_id", "natural_key", "occurrence", "status", "booking_date",
+    "value_date", "amount", "currency", "direction", "bank_reference", "servicer_reference", "customer_reference",
+    "end_to_end_id", "mandate_id", "counterparty_name", "counterparty_account", "counterparty_bic",
+    "remittance_text", "structured_reference", "additional_info", "bank_tx_code", "bank_tx_category",
+    "raw_type_code", "is_reversal", "is_return", "return_reason", "original_end_to_end_id", "original_amount",
+    "original_currency", "exchange_rate", "charges", "transactions", "source_location", "detail_of_id",
+    "superseded_at",
+)
+if set(COLUMNS) != {f.column for f in StatementEntry._meta.concrete_fields if not f.primary_key} - {"created_at"}:
+    raise ImproperlyConfigured("apps.statements.storage.COLUMNS must name every StatementEntry column but id")
+COLUMN = {name: i for i, name in enumerate(COLUMNS)}
 # What a booked report takes over from the pending one it supersedes.
 SUPERSEDE = ["status", "booking_date", "value_date", "statement_id", "raw_document_id", "bank_reference",
              "servicer_reference", "source_location"]
+_KEY, _STATUS, _ACCOUNT = COLUMN["natural_key"], COLUMN["status"], COLUMN["bank_account_id"]
+
+
+def row_dict(row: list) -> dict:
+    """A row by column name (for the few rows an import looks at closely)."""
+    return dict(zip(COLUMNS, row))
 
 
 @dataclass
@@ -43,14 +77,10 @@ class BatchOutcome:
     superseded: int
 
 
-_values = itemgetter(*COLUMNS)
-_JSON = [COLUMNS.index("charges"), COLUMNS.index("transactions")]
-
-
-def store_batch(rows: list[dict], *, may_supersede: bool = True, check_references: bool = False) -> BatchOutcome:
+def store_batch(rows: list[list], *, may_supersede: bool = True, check_references: bool = False) -> BatchOutcome:
     """Insert entries that are new, count the rest as duplicates, supersede pending ones that are now booked.
 
-    ``rows`` are dicts keyed by column name (``StatementEntry`` columns); all belong to one bank account.
+    ``rows`` are lists of column values in :data:`COLUMNS` order; all belong to one bank account.
     ``may_supersede=False`` says the account has no pending entries, so no booking can supersede one.
     ``check_references=True`` checks the new rows' foreign keys now instead of at commit (PostgreSQL).
     """
@@ -62,11 +92,11 @@ def store_batch(rows: list[dict], *, may_supersede: bool = True, check_reference
 
 
 def store_batches(
-    batches: Iterable[list[dict]],
+    batches: Iterable[list[list]],
     *,
     may_supersede: bool = True,
-    before_store: Callable[[list[dict]], object] | None = None,
-) -> Iterator[tuple[list[dict], BatchOutcome]]:
+    before_store: Callable[[list[list]], object] | None = None,
+) -> Iterator[tuple[list[list], BatchOutcome]]:
     """:func:`store_batch` for each batch of ``batches`` in turn; yields ``(rows, outcome)`` in the same order.
 
     On PostgreSQL each batch is stored by a background thread on this thread's connection, inside its transaction,
@@ -86,7 +116,7 @@ def store_batches(
     shared = connections[DEFAULT_DB_ALIAS]
     shared.ensure_connection()
     shared.inc_thread_sharing()
-    pending: tuple[list[dict], Future] | None = None
+    pending: tuple[list[list], Future] | None = None
     handed = 0
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-store") as worker:
@@ -109,7 +139,7 @@ def store_batches(
         shared.dec_thread_sharing()
 
 
-def _store_shared(shared, rows: list[dict], may_supersede: bool, check_references: bool) -> BatchOutcome:
+def _store_shared(shared, rows: list[list], may_supersede: bool, check_references: bool) -> BatchOutcome:
     """In the worker thread: :func:`store_batch` on the caller's connection (Django connections are per thread)."""
     connections[shared.alias] = shared
     try:
@@ -118,22 +148,21 @@ def _store_shared(shared, rows: list[dict], may_supersede: bool, check_reference
         del connections[shared.alias]
 
 
-def _copy_rows(cursor, table: str, rows: list[dict]) -> None:
-    cols = ", ".join(COLUMNS)
-    with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # the psycopg 3 cursor underneath
+def _copy_rows(cursor, table: str, rows: list[list]) -> None:
+    cursor = cursor.cursor  # the psycopg 3 cursor underneath Django's
+    cursor.adapters.register_dumper(JsonArray, _JsonArrayDumper)
+    with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        write = copy.write_row
         for row in rows:
-            values = list(_values(row))
-            for i in _JSON:
-                values[i] = Jsonb(values[i]) if values[i] else "[]"
-            copy.write_row(values)
+            write(row)
 
 
-def _store_postgres(rows: list[dict], may_supersede: bool, check_references: bool) -> BatchOutcome:
+def _store_postgres(rows: list[list], may_supersede: bool, check_references: bool) -> BatchOutcome:
     """Fast path: look the batch's keys up, COPY the new rows straight into the table. When a booked report must
     supersede a pending one, or a concurrent import inserted one of the keys meanwhile, the batch takes the
     staging path instead (COPY into a temporary table, then INSERT ... ON CONFLICT DO NOTHING and UPDATE)."""
     table = StatementEntry._meta.db_table
-    keys = ",".join([r["natural_key"] for r in rows])  # hex digests: one text parameter, split by the server
+    keys = ",".join([r[_KEY] for r in rows])  # hex digests: one text parameter, split by the server
     with connection.cursor() as cursor:
         # One probe of the unique index per key, whatever the statistics say: a large first import makes them
         # stale (the account "has no rows"), and a plain "natural_key = ANY(...)" then reads all of the account's
@@ -141,21 +170,21 @@ def _store_postgres(rows: list[dict], may_supersede: bool, check_references: boo
         cursor.execute(
             f"SELECT k.key, e.status FROM unnest(string_to_array(%s, ',')) AS k(key), LATERAL (SELECT status "
             f"FROM {table} WHERE bank_account_id = %s AND natural_key = k.key LIMIT 1) AS e",
-            [keys, rows[0]["bank_account_id"]],
+            [keys, rows[0][_ACCOUNT]],
         )
         existing = dict(cursor.fetchall())
         supersedes = may_supersede and any(
-            existing.get(r["natural_key"]) == EntryStatus.PENDING and r["status"] == EntryStatus.BOOKED for r in rows
+            existing.get(r[_KEY]) == EntryStatus.PENDING and r[_STATUS] == EntryStatus.BOOKED for r in rows
         )
         if not supersedes:
-            new_rows = [r for r in rows if r["natural_key"] not in existing]
+            new_rows = [r for r in rows if r[_KEY] not in existing]
             try:
                 if new_rows:
                     with transaction.atomic():  # a savepoint: a concurrent insert of one key sends us the slow way
                         _copy_rows(cursor, table, new_rows)
                         if check_references:
                             _check_references(cursor, table)
-                return BatchOutcome({r["natural_key"] for r in new_rows}, len(rows) - len(new_rows), 0)
+                return BatchOutcome({r[_KEY] for r in new_rows}, len(rows) - len(new_rows), 0)
             except (IntegrityError, psycopg.IntegrityError):  # raw COPY raises psycopg's own class
                 pass
         return _store_staged(cursor, table, rows, check_references)
@@ -191,7 +220,7 @@ def _check_references(cursor, table: str) -> None:
         cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
 
 
-def _store_staged(cursor, table: str, rows: list[dict], check_references: bool = False) -> BatchOutcome:
+def _store_staged(cursor, table: str, rows: list[list], check_references: bool = False) -> BatchOutcome:
     cols = ", ".join(COLUMNS)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS stmt_entry_stage AS SELECT {cols} FROM {table} WITH NO DATA")
     cursor.execute("TRUNCATE stmt_entry_stage")
@@ -214,24 +243,25 @@ def _store_staged(cursor, table: str, rows: list[dict], check_references: bool =
     return BatchOutcome(created, len(rows) - len(created), superseded)
 
 
-def _store_generic(rows: list[dict]) -> BatchOutcome:
-    account_id = rows[0]["bank_account_id"]
-    keys = [r["natural_key"] for r in rows]
+def _store_generic(rows: list[list]) -> BatchOutcome:
+    account_id = rows[0][_ACCOUNT]
+    keys = [r[_KEY] for r in rows]
     existing = dict(
         StatementEntry.objects.filter(bank_account_id=account_id, natural_key__in=keys).values_list(
             "natural_key", "status"
         )
     )
-    new_rows = [r for r in rows if r["natural_key"] not in existing]
+    new_rows = [r for r in rows if r[_KEY] not in existing]
     fields = {f.column: f.attname for f in StatementEntry._meta.concrete_fields}
+    names = [fields[c] for c in COLUMNS]
     StatementEntry.objects.bulk_create(
-        [StatementEntry(**{fields[c]: r[c] for c in COLUMNS}) for r in new_rows], ignore_conflicts=True
+        [StatementEntry(**dict(zip(names, r))) for r in new_rows], ignore_conflicts=True
     )
     superseded = 0
     for row in rows:
-        if existing.get(row["natural_key"]) == EntryStatus.PENDING and row["status"] == EntryStatus.BOOKED:
+        if existing.get(row[_KEY]) == EntryStatus.PENDING and row[_STATUS] == EntryStatus.BOOKED:
             superseded += StatementEntry.objects.filter(
-                bank_account_id=account_id, natural_key=row["natural_key"], status=EntryStatus.PENDING
-            ).update(superseded_at=timezone.now(), **{fields[c]: row[c] for c in SUPERSEDE})
-    created = {r["natural_key"] for r in new_rows}
+                bank_account_id=account_id, natural_key=row[_KEY], status=EntryStatus.PENDING
+            ).update(superseded_at=timezone.now(), **{fields[c]: row[COLUMN[c]] for c in SUPERSEDE})
+    created = {r[_KEY] for r in new_rows}
     return BatchOutcome(created, len(rows) - len(created), superseded)

@@ -275,6 +275,10 @@ def test_camt054_details_of_a_batched_booking_are_linked_not_extra_money(account
     assert set(details.values_list("detail_of", flat=True)) == {batch.pk}
     money = StatementEntry.objects.filter(detail_of__isnull=True)
     assert list(money.values_list("amount", flat=True)) == [Decimal("300.00000")]
+    # the batch's transactions are stored as a JSON array; an entry without charges stores an empty array
+    assert [(t["end_to_end_id"], t["amount"]) for t in batch.transactions] == [
+        ("INV-A", "100.00"), ("INV-B", "150.00"), ("INV-C", "50.00")]
+    assert batch.charges == []
 
 
 @pytest.mark.django_db(transaction=True)

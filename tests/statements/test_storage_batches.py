@@ -7,14 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from apps.core.services import document_store
 from apps.exceptions.models import ExceptionCase
 from apps.statements import services
 from apps.statements.models import ImportRun, Statement, StatementEntry
 from apps.statements.services import statement_file_import
-from apps.statements.storage import store_batch, store_batches
+from apps.statements.storage import COLUMN, COLUMNS, NO_ITEMS, store_batch, store_batches
 
 IBAN = "DE89370400440532013000"
 
@@ -53,6 +52,7 @@ def test_many_batches_are_stored_once_and_recognised_again(account):
     assert StatementEntry.objects.count() == 10
     assert sorted(StatementEntry.objects.values_list("end_to_end_id", flat=True)) == sorted(
         f"E2E-{n}" for n in range(10))
+    assert list(StatementEntry.objects.values_list("charges", "transactions")) == [([], [])] * 10  # JSON arrays
     again = run(mt940(entries, ref="STMT-1-RESENT"), "again.sta")
     assert (again.status, again.entries_created, again.entries_duplicate) == ("imported", 0, 10)
     assert StatementEntry.objects.count() == 10 and Statement.objects.count() == 2
@@ -83,10 +83,10 @@ def test_batches_are_yielded_in_order_and_the_connection_is_free_between_them(ac
     batches = [[_row(account, statement, f"{n:064x}") for n in range(k, k + 2)] for k in range(0, 8, 2)]
     seen = []
     for rows, outcome in store_batches(iter(batches), may_supersede=False):
-        seen.append([r["natural_key"] for r in rows])
-        assert outcome.created_keys == {r["natural_key"] for r in rows} and outcome.duplicates == 0
+        seen.append([r[KEY] for r in rows])
+        assert outcome.created_keys == {r[KEY] for r in rows} and outcome.duplicates == 0
         assert StatementEntry.objects.filter(natural_key__in=seen[-1]).count() == 2  # a query between batches
-    assert seen == [[r["natural_key"] for r in b] for b in batches]
+    assert seen == [[r[KEY] for r in b] for b in batches]
 
 
 def test_an_error_while_reading_the_next_batch_waits_for_the_batch_in_flight(account, statement):
@@ -103,7 +103,7 @@ def test_an_error_while_reading_the_next_batch_waits_for_the_batch_in_flight(acc
 
 def test_references_are_checked_when_the_batch_is_stored_not_at_commit(account, statement):
     row = _row(account, statement, "b" * 64)
-    row["statement_id"] = statement.pk + 1000  # no such statement
+    row[COLUMN["statement_id"]] = statement.pk + 1000  # no such statement
     with pytest.raises(IntegrityError):
         with transaction.atomic():
             store_batch([row], may_supersede=False, check_references=True)
@@ -118,8 +118,11 @@ def statement(account):
                                     format="mt940", currency="EUR")
 
 
-def _row(account, statement, key: str) -> dict:
-    return {
+KEY = COLUMN["natural_key"]
+
+
+def _row(account, statement, key: str) -> list:
+    values = {
         "bank_account_id": account.pk, "statement_id": statement.pk, "raw_document_id": statement.raw_document_id,
         "natural_key": key, "occurrence": 1, "status": "booked", "booking_date": None, "value_date": None,
         "amount": Decimal("1.00"), "currency": "EUR", "direction": "credit", "bank_reference": "",
@@ -128,6 +131,6 @@ def _row(account, statement, key: str) -> dict:
         "structured_reference": "", "additional_info": "", "bank_tx_code": "", "bank_tx_category": "",
         "raw_type_code": "", "is_reversal": False, "is_return": False, "return_reason": "",
         "original_end_to_end_id": "", "original_amount": None, "original_currency": "", "exchange_rate": None,
-        "charges": [], "transactions": [], "source_location": "", "detail_of_id": None, "superseded_at": None,
-        "created_at": timezone.now(),
+        "charges": NO_ITEMS, "transactions": NO_ITEMS, "source_location": "", "detail_of_id": None, "superseded_at": None,
     }
+    return [values[c] for c in COLUMNS]
