@@ -88,15 +88,18 @@ def _bare_table(conn) -> None:
     conn.execute("DROP TABLE IF EXISTS bench_bare_entry")
     conn.execute(
         "CREATE TABLE bench_bare_entry (id bigserial PRIMARY KEY, account_id bigint NOT NULL, natural_key "
-        "varchar(64) NOT NULL, booking_date date, value_date date, amount numeric(23,5) NOT NULL, direction "
-        "varchar(6), status varchar(8), servicer_reference varchar(100), end_to_end_id varchar(100), "
-        "counterparty_name varchar(200), counterparty_account varchar(100), remittance_text text, bank_tx_code "
-        "varchar(60), UNIQUE (account_id, natural_key))"
+        "varchar(64) NOT NULL, occurrence integer, booking_date date, value_date date, amount numeric(23,5) NOT "
+        "NULL, direction varchar(6), status varchar(8), servicer_reference varchar(100), bank_reference "
+        "varchar(100), customer_reference varchar(100), end_to_end_id varchar(100), mandate_id varchar(100), "
+        "counterparty_name varchar(200), counterparty_account varchar(100), counterparty_bic varchar(11), "
+        "remittance_text text, additional_info text, bank_tx_code varchar(60), raw_type_code varchar(60), "
+        "is_reversal boolean, is_return boolean, return_reason varchar(60), source_location varchar(200), "
+        "UNIQUE (account_id, natural_key))"
     )
 
 
-def _copy(conn, rows) -> None:
-    with conn.cursor() as cur, cur.copy(f"COPY bench_bare_entry ({', '.join(BARE_COLUMNS)}) FROM STDIN") as copy:
+def _copy(conn, rows, columns=BARE_COLUMNS) -> None:
+    with conn.cursor() as cur, cur.copy(f"COPY bench_bare_entry ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
     conn.commit()
@@ -138,29 +141,66 @@ def bare_camt(path: Path, dsn: str) -> float:
         return time.perf_counter() - start
 
 
-_LINE61 = re.compile(r"(\d{6})(\d{4})?(R?[CD])([A-Z])?([\d,]+)([A-Z]\w{3})([^/]*)(?://(.*))?")
-_TAGS = re.compile(r"/(EREF|CNTP|REMI|TRTP|MARF|CSID)/")
+_LINE61 = re.compile(r"(\d{6})(\d{4})?(R?)([CD])[A-Z]?(\d+,\d*)([NFS][A-Z0-9]{3})([^/]*)(?://(\S*))?")
+_TAGS = re.compile(r"/(TRTP|EREF|CNTP|REMI|MARF|RTRN)/")
+_SWIFT = {"TRF": ("SWIFT:TRF", "transfer"), "RTI": ("SWIFT:RTI", "return"), "CHG": ("SWIFT:CHG", "fee"),
+          "MSC": ("SWIFT:MSC", "other"), "DDT": ("SWIFT:DDT", "direct_debit")}
+MT940_COLUMNS = ("account_id", "natural_key", "occurrence", "booking_date", "value_date", "amount", "direction",
+                 "status", "bank_reference", "customer_reference", "end_to_end_id", "mandate_id", "counterparty_name",
+                 "counterparty_account", "counterparty_bic", "remittance_text", "additional_info", "bank_tx_code",
+                 "raw_type_code", "is_reversal", "is_return", "return_reason", "source_location")
 
 
 def bare_mt940(path: Path, dsn: str) -> float:
-    """A bare line parser of the same fields (:61: date, mark, amount, type, references; :86: end-to-end id,
-    counterparty account/BIC/name, remittance) + COPY into a table with the same unique key."""
+    """A bare line parser of the fields we store (:61: value and entry dates, mark and reversal, amount, type,
+    customer and bank references, supplementary details; :86: booking text, end-to-end id, mandate, counterparty
+    account/BIC/name, remittance, return reason), the same natural key (account, amount, day, references,
+    counterparty, remittance, type; identical bookings counted) + COPY into a table with the same unique key."""
     import psycopg
+    from datetime import date
 
-    def entry(line61: str, info: str, n: int):
+    days: dict[str, date] = {}
+
+    def day(yymmdd: str) -> date:
+        d = days.get(yymmdd)
+        if d is None:
+            d = days[yymmdd] = date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:]))
+        return d
+
+    known: set[int] = set()
+    repeated: dict[int, int] = {}
+
+    def entry(line61: str, supplementary: str, info: str, line: int):
         m = _LINE61.match(line61)
-        day = f"20{m.group(1)[:2]}-{m.group(1)[2:4]}-{m.group(1)[4:6]}"
-        amount = m.group(5).replace(",", ".")
-        debit = m.group(3).endswith("D")
-        signed = "-" + amount if debit else amount
+        vdate, edate, reversal, mark, amount, type_code, customer, bank = m.groups()
+        value = day(vdate)
+        booked = day(vdate[:2] + edate) if edate else value
+        credit = (mark == "C") != bool(reversal)
+        amount = amount.replace(",", ".")
+        signed = amount if credit else "-" + amount
         parts = _TAGS.split(info)
         fields = dict(zip(parts[1::2], parts[2::2]))
         cntp = fields.get("CNTP", "").split("/")
         e2e = fields.get("EREF", "").strip("/")
         remi = fields.get("REMI", "").replace("USTD//", "").strip("/")
-        key = hashlib.sha256(f"1|EUR|{signed}|{day}|{e2e}|{m.group(8)}|{cntp[0]}|{remi}|{n}".encode()).hexdigest()
-        return (1, key, day, day, signed, "debit" if debit else "credit", "booked", m.group(8), e2e,
-                cntp[2] if len(cntp) > 2 else None, cntp[0], remi, "SWIFT:" + m.group(6))
+        trtp = fields.get("TRTP", "").strip("/")
+        rtrn = fields.get("RTRN", "").strip("/")
+        code, category = _SWIFT.get(type_code[1:], ("SWIFT:" + type_code[1:], "other"))
+        customer = "" if customer == "NONREF" else customer
+        base = "\x1f".join(["1", "EUR", signed, "credit" if credit else "debit", "D", value.isoformat(), e2e, bank or "",
+                            customer, " ".join(cntp[0].split()).upper(), " ".join(remi.split()).upper()[:140],
+                            type_code]).encode()
+        slot = hash(base)
+        if slot in known:
+            occurrence = repeated[slot] = repeated.get(slot, 1) + 1
+        else:
+            known.add(slot)
+            occurrence = 1
+        key = hashlib.sha256(b"%b\x1e%d" % (base, occurrence)).hexdigest()
+        return (1, key, occurrence, booked, value, signed, "credit" if credit else "debit", "booked", bank, customer,
+                e2e, fields.get("MARF", "").strip("/"), cntp[2] if len(cntp) > 2 else "", cntp[0],
+                cntp[1] if len(cntp) > 1 else "", remi, " ".join(x for x in (trtp, supplementary) if x), code,
+                type_code, bool(reversal), bool(rtrn) or category == "return", rtrn, f"line {line}")
 
     with psycopg.connect(dsn) as conn:
         _bare_table(conn)
@@ -168,26 +208,23 @@ def bare_mt940(path: Path, dsn: str) -> float:
         start = time.perf_counter()
 
         def rows():
-            n = 0
-            line61, info = None, []
+            line61, supplementary, info, start_line = None, [], [], 0
             with path.open("r", encoding="utf-8") as fh:
-                for raw in fh:
+                for number, raw in enumerate(fh, 1):
                     line = raw.rstrip("\r\n")
                     if line.startswith(":61:"):
                         if line61:
-                            n += 1
-                            yield entry(line61, "".join(info), n)
-                        line61, info = line[4:], []
+                            yield entry(line61, " ".join(supplementary), "".join(info), start_line)
+                        line61, supplementary, info, start_line = line[4:], [], [], number
                     elif line.startswith(":86:"):
                         info.append(line[4:])
-                    elif info and not line.startswith(":"):
-                        info.append(line)
+                    elif line61 and not line.startswith(":"):
+                        (info if info else supplementary).append(line)
                     elif line.startswith(":62") and line61:
-                        n += 1
-                        yield entry(line61, "".join(info), n)
-                        line61, info = None, []
+                        yield entry(line61, " ".join(supplementary), "".join(info), start_line)
+                        line61 = None
 
-        _copy(conn, rows())
+        _copy(conn, rows(), MT940_COLUMNS)
         return time.perf_counter() - start
 
 

@@ -121,7 +121,8 @@ class StatementEntry(models.Model):
     # Indexes are kept to what queries need: the unique key and (account, booking date) lead with the account.
     # An entry's account and raw document are its statement's. On PostgreSQL one composite foreign key
     # (statement, account, raw document) -> the statement's (id, account, raw document) checks all three, and that
-    # they agree, with one lookup per row instead of three (migration 0005); the ORM keeps on_delete=PROTECT.
+    # they agree, with one lookup per row instead of three; it and the detail_of key are checked as each row is
+    # written, not queued until commit (migration 0005). The ORM keeps on_delete=PROTECT.
     bank_account = models.ForeignKey(
         "org.BankAccount", on_delete=models.PROTECT, related_name="statement_entries", db_index=False,
         db_constraint=False,
@@ -164,7 +165,7 @@ class StatementEntry(models.Model):
     source_location = models.CharField(max_length=200, blank=True)
     detail_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="details", db_index=False,
-        help_text="A camt.054 notification detailing a batched booking: not money of its own",
+        db_constraint=False, help_text="A camt.054 notification detailing a batched booking: not money of its own",
     )
     superseded_at = models.DateTimeField(null=True, blank=True, help_text="When a pending report was booked")
     created_at = models.DateTimeField(db_default=Now(), editable=False)  # set by the database: imports COPY rows

@@ -77,17 +77,16 @@ class BatchOutcome:
     superseded: int
 
 
-def store_batch(rows: list[list], *, may_supersede: bool = True, check_references: bool = False) -> BatchOutcome:
+def store_batch(rows: list[list], *, may_supersede: bool = True) -> BatchOutcome:
     """Insert entries that are new, count the rest as duplicates, supersede pending ones that are now booked.
 
     ``rows`` are lists of column values in :data:`COLUMNS` order; all belong to one bank account.
     ``may_supersede=False`` says the account has no pending entries, so no booking can supersede one.
-    ``check_references=True`` checks the new rows' foreign keys now instead of at commit (PostgreSQL).
     """
     if not rows:
         return BatchOutcome(set(), 0, 0)
     if connection.vendor == "postgresql":
-        return _store_postgres(rows, may_supersede, check_references)
+        return _store_postgres(rows, may_supersede)
     return _store_generic(rows)
 
 
@@ -103,8 +102,8 @@ def store_batches(
     while the next batch is taken from ``batches`` (for an import: parsed from the file and keyed). The connection
     is idle whenever this generator yields or raises, so the caller may use it between batches, and so may
     ``before_store(rows)``, called just before a batch is handed over. Consume it to the end, or close it: closing
-    (or an error from ``batches``) waits for the batch in flight. The thread also checks the foreign keys of the
-    first ``CHECKED_BATCHES`` batches (:func:`_check_references`), work the commit would otherwise do at the end.
+    (or an error from ``batches``) waits for the batch in flight. The entry table's foreign keys are checked as
+    rows are written (they are not deferred), so by the thread too.
     Elsewhere the batches are stored one by one.
     """
     if connection.vendor != "postgresql":
@@ -117,7 +116,6 @@ def store_batches(
     shared.ensure_connection()
     shared.inc_thread_sharing()
     pending: tuple[list[list], Future] | None = None
-    handed = 0
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-store") as worker:
             for rows in batches:
@@ -127,9 +125,7 @@ def store_batches(
                     yield stored, future.result()
                 if before_store is not None:
                     before_store(rows)
-                check = handed < CHECKED_BATCHES
-                pending = rows, worker.submit(_store_shared, shared, rows, may_supersede, check)
-                handed += 1
+                pending = rows, worker.submit(_store_shared, shared, rows, may_supersede)
             if pending is not None:
                 stored, future = pending
                 pending = None
@@ -139,11 +135,11 @@ def store_batches(
         shared.dec_thread_sharing()
 
 
-def _store_shared(shared, rows: list[list], may_supersede: bool, check_references: bool) -> BatchOutcome:
+def _store_shared(shared, rows: list[list], may_supersede: bool) -> BatchOutcome:
     """In the worker thread: :func:`store_batch` on the caller's connection (Django connections are per thread)."""
     connections[shared.alias] = shared
     try:
-        return store_batch(rows, may_supersede=may_supersede, check_references=check_references)
+        return store_batch(rows, may_supersede=may_supersede)
     finally:
         del connections[shared.alias]
 
@@ -157,7 +153,7 @@ def _copy_rows(cursor, table: str, rows: list[list]) -> None:
             write(row)
 
 
-def _store_postgres(rows: list[list], may_supersede: bool, check_references: bool) -> BatchOutcome:
+def _store_postgres(rows: list[list], may_supersede: bool) -> BatchOutcome:
     """Fast path: look the batch's keys up, COPY the new rows straight into the table. When a booked report must
     supersede a pending one, or a concurrent import inserted one of the keys meanwhile, the batch takes the
     staging path instead (COPY into a temporary table, then INSERT ... ON CONFLICT DO NOTHING and UPDATE)."""
@@ -182,45 +178,13 @@ def _store_postgres(rows: list[list], may_supersede: bool, check_references: boo
                 if new_rows:
                     with transaction.atomic():  # a savepoint: a concurrent insert of one key sends us the slow way
                         _copy_rows(cursor, table, new_rows)
-                        if check_references:
-                            _check_references(cursor, table)
                 return BatchOutcome({r[_KEY] for r in new_rows}, len(rows) - len(new_rows), 0)
             except (IntegrityError, psycopg.IntegrityError):  # raw COPY raises psycopg's own class
                 pass
-        return _store_staged(cursor, table, rows, check_references)
+        return _store_staged(cursor, table, rows)
 
 
-_REFERENCES: dict[tuple[str, str], str] = {}
-# Checking a batch's references early rescans the checks already done in the transaction (PostgreSQL keeps them
-# until the top-level commit when inside a savepoint, as imports are): cheap for the first batches, quadratic for
-# a huge statement. Past this many batches (500,000 entries) the remaining checks are left to the commit.
-CHECKED_BATCHES = 50
-
-
-def _check_references(cursor, table: str) -> None:
-    """Check the new rows' foreign keys now rather than at commit.
-
-    Django creates foreign keys ``DEFERRABLE INITIALLY DEFERRED``: one check per row and key, all run by the final
-    ``COMMIT``, after the last batch. Set ``IMMEDIATE`` (which runs the checks queued so far) and back to
-    ``DEFERRED`` (as they were), they run here, batch by batch, in :func:`store_batches`' background thread while
-    the next batch is parsed. The same checks with the same outcome, only earlier.
-    """
-    key = (connection.settings_dict["NAME"], table)
-    names = _REFERENCES.get(key)
-    if names is None:
-        cursor.execute(
-            "SELECT string_agg(quote_ident(n.nspname) || '.' || quote_ident(c.conname), ', ') FROM pg_constraint c "
-            "JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.conrelid = %s::regclass AND c.contype = 'f' "
-            "AND c.condeferrable AND c.condeferred",
-            [table],
-        )
-        names = _REFERENCES[key] = cursor.fetchone()[0] or ""
-    if names:
-        cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
-        cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
-
-
-def _store_staged(cursor, table: str, rows: list[list], check_references: bool = False) -> BatchOutcome:
+def _store_staged(cursor, table: str, rows: list[list]) -> BatchOutcome:
     cols = ", ".join(COLUMNS)
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS stmt_entry_stage AS SELECT {cols} FROM {table} WITH NO DATA")
     cursor.execute("TRUNCATE stmt_entry_stage")
@@ -238,8 +202,6 @@ def _store_staged(cursor, table: str, rows: list[list], check_references: bool =
         [timezone.now(), EntryStatus.PENDING, EntryStatus.BOOKED],
     )
     superseded = cursor.rowcount
-    if check_references:
-        _check_references(cursor, table)
     return BatchOutcome(created, len(rows) - len(created), superseded)
 
 

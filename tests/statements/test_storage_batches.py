@@ -101,12 +101,14 @@ def test_an_error_while_reading_the_next_batch_waits_for_the_batch_in_flight(acc
     assert StatementEntry.objects.filter(natural_key="a" * 64).count() == 1  # stored, and the connection is free
 
 
-def test_references_are_checked_when_the_batch_is_stored_not_at_commit(account, statement):
+@pytest.mark.parametrize("column", ["statement_id", "bank_account_id", "raw_document_id", "detail_of_id"])
+def test_references_are_checked_when_the_batch_is_stored_not_at_commit(account, statement, column):
     row = _row(account, statement, "b" * 64)
-    row[COLUMN["statement_id"]] = statement.pk + 1000  # no such statement
+    # no such statement or entry, or an account or raw document that is not the statement's
+    row[COLUMN[column]] = (row[COLUMN[column]] or 0) + 1000
     with pytest.raises(IntegrityError):
         with transaction.atomic():
-            store_batch([row], may_supersede=False, check_references=True)
+            store_batch([row], may_supersede=False)
     assert not connection.needs_rollback
 
 

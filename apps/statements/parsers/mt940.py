@@ -616,15 +616,13 @@ def _nl_clean(value: str) -> str | None:
 def _parse_nl(parts: list[str]) -> dict[str, str]:
     """``parts`` is the :86: text split on its tags: ``[before, tag, value, tag, value, ...]``; each value runs up
     to the next tag. A tag given twice counts the first time."""
-    values: dict[str, str] = {}
-    for i in range(1, len(parts), 2):
-        values.setdefault(parts[i], parts[i + 1])
+    values = dict(zip(parts[-2:0:-2], parts[:0:-2]))  # pairs from the end: the first of a repeated tag wins
     out: dict[str, str] = {}
-    clean = _nl_clean
-    trtp = values.get("TRTP")
-    if trtp is not None and (trtp := clean(trtp)):  # type: ignore[assignment]
+    get = values.get
+    trtp = get("TRTP")
+    if trtp is not None and (trtp := trtp.strip().strip("/").strip()):
         out["booking_text"] = trtp
-    cntp = values.get("CNTP")
+    cntp = get("CNTP")
     if cntp is not None:  # ING: account/BIC/name/city
         sub = cntp.split("/")
         account = sub[0].strip()
@@ -638,47 +636,46 @@ def _parse_nl(parts: list[str]) -> dict[str, str]:
                 name = sub[2].strip()
                 if name:
                     out["name"] = name
-    if "IBAN" in values and "account" not in out and (v := clean(values["IBAN"])):
+    if "IBAN" in values and "account" not in out and (v := _nl_clean(values["IBAN"])):
         out["account"] = v
-    if "BIC" in values and "bic" not in out and (v := clean(values["BIC"])):
+    if "BIC" in values and "bic" not in out and (v := _nl_clean(values["BIC"])):
         out["bic"] = v
-    if "NAME" in values and "name" not in out and (v := clean(values["NAME"])):
+    if "NAME" in values and "name" not in out and (v := _nl_clean(values["NAME"])):
         out["name"] = v
-    for tag in ("BENM", "ORDP"):
-        if tag in values and "name" not in out:
-            sub = [p.strip() for p in values[tag].split("/") if p.strip()]
-            if sub:
-                if "account" not in out and re.fullmatch(r"[A-Z0-9]{6,34}", sub[0]):
-                    out["account"] = sub[0]
-                    sub = sub[1:]
+    if "name" not in out and ("BENM" in values or "ORDP" in values):
+        for tag in ("BENM", "ORDP"):
+            if tag in values and "name" not in out:
+                sub = [p.strip() for p in values[tag].split("/") if p.strip()]
                 if sub:
-                    out["name"] = sub[0]
-    remi = values.get("REMI")
+                    if "account" not in out and re.fullmatch(r"[A-Z0-9]{6,34}", sub[0]):
+                        out["account"] = sub[0]
+                        sub = sub[1:]
+                    if sub:
+                        out["name"] = sub[0]
+    remi = get("REMI")
     if remi is not None:
         if remi.startswith("USTD//"):
-            out["remittance"] = clean(remi[6:]) or ""
+            v = remi[6:].strip().strip("/").strip()
         elif remi.startswith("STRD/"):
+            v = None
             sub = remi[5:].split("/")
-            ref = sub[1] if len(sub) > 1 else sub[0]
-            if ref.strip():
-                out["structured"] = ref.strip()
+            ref = (sub[1] if len(sub) > 1 else sub[0]).strip()
+            if ref:
+                out["structured"] = ref
         else:
-            v = clean(remi)
-            if v:
-                out["remittance"] = v
-        if not out.get("remittance"):
-            out.pop("remittance", None)
-    eref = values.get("EREF")
+            v = remi.strip().strip("/").strip()
+        if v:
+            out["remittance"] = v
+    eref = get("EREF")
     if eref is not None:
-        eref = clean(eref)
+        eref = eref.strip().strip("/").strip()
         if eref and eref.upper() != "NOTPROVIDED":
             out["eref"] = eref
-    marf = values.get("MARF")
-    if marf is not None and (marf := clean(marf)):  # type: ignore[assignment]
+    marf = get("MARF")
+    if marf is not None and (marf := marf.strip().strip("/").strip()):
         out["mref"] = marf
     if "RTRN" in values:
-        reason = clean(values["RTRN"])
-        out["return_reason"] = reason or "RTRN"
+        out["return_reason"] = _nl_clean(values["RTRN"]) or "RTRN"
     if "OCMT" in values:
         out["ocmt"] = values["OCMT"].strip("/")
     return out
