@@ -27,8 +27,6 @@ from psycopg.adapt import Dumper
 
 from apps.statements.models import EntryStatus, StatementEntry
 
-# A row to store is a list of an entry's column values in this order (everything but id): lists, not dicts, because
-# an import builds one per entry and hands it to COPY as it is. ``COLUMN["natural_key"]`` is a column's position.
 class JsonArray(tuple):
     """A JSON array column's value in a row (charges, underlying transactions): stored as ``jsonb``, read as a
     tuple of dicts. :data:`NO_ITEMS` is the shared empty one most entries carry."""
@@ -46,7 +44,9 @@ class _JsonArrayDumper(Dumper):
         return json.dumps(obj, cls=DjangoJSONEncoder).encode() if obj else b"[]"
 
 
-# Columns with a database default are left out (``created_at``).
+# A row to store is a list of an entry's column values in this order: lists, not dicts, because an import builds one
+# per entry and hands it to COPY as it is. ``COLUMN["natural_key"]`` is a column's position. Everything but id and
+# created_at (set by the database).
 COLUMNS = (
     "bank_account_id", "statement_id", "raw_document_id", "natural_key", "occurrence", "status", "booking_date",
     "value_date", "amount", "currency", "direction", "bank_reference", "servicer_reference", "customer_reference",

@@ -136,3 +136,15 @@ def _row(account, statement, key: str) -> list:
         "charges": NO_ITEMS, "transactions": NO_ITEMS, "source_location": "", "detail_of_id": None, "superseded_at": None,
     }
     return [values[c] for c in COLUMNS]
+
+
+def test_imports_space_out_garbage_collection_and_put_it_back(account, monkeypatch):
+    import gc
+
+    before = gc.get_threshold()
+    during = []
+    real = services._row_batches
+    monkeypatch.setattr(services, "_row_batches", lambda *a: (during.append(gc.get_threshold()), real(*a))[1])
+    assert run(mt940([("1,00", "a")]), "gc.sta").status == "imported"
+    assert run(mt940([("1,00", "a")]).replace(b":61:2611021102", b":61:26110X1102"), "gc-bad.sta").status == "rejected"
+    assert during[0][0] >= 100_000 and gc.get_threshold() == before  # also after a file that failed half-way
