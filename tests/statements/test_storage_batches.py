@@ -148,3 +148,21 @@ def test_imports_space_out_garbage_collection_and_put_it_back(account, monkeypat
     assert run(mt940([("1,00", "a")]), "gc.sta").status == "imported"
     assert run(mt940([("1,00", "a")]).replace(b":61:2611021102", b":61:26110X1102"), "gc-bad.sta").status == "rejected"
     assert during[0][0] >= 100_000 and gc.get_threshold() == before  # also after a file that failed half-way
+
+
+def test_occurrences_are_counted_exactly_as_the_table_grows():
+    import random
+    from collections import Counter
+
+    rng = random.Random(5)
+    hashes = [rng.randint(-2**63 + 1, 2**63 - 1) for _ in range(3000)]
+    hashes += [h + (1 << 40) for h in hashes[:500]]  # the same low bits: they probe past each other
+    hashes += [0, 1, -2] + rng.sample(hashes, 800)  # repeats (identical bookings), in any order
+    rng.shuffle(hashes)
+    counter, seen = services._Occurrences(size=8), Counter()
+    got, want = [], []
+    for h in hashes:
+        seen[h or 1] += 1  # 0 is stored as 1
+        want.append(seen[h or 1])
+        got.append(counter.add(h))
+    assert got == want and max(got) >= 2
